@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -16,10 +17,19 @@ from search.errors import InvalidValue
 from search.params import Boolean, Enum, Integer, Parameter, PowerOfTwo, contains, is_int, pick
 
 
+@dataclass(frozen=True)
+class _FrozenBool:
+    """A bool inside a frozen value, so that True and 1 stay different keys."""
+
+    value: bool
+
+
 def freeze(value: Any) -> Any:
-    """A hashable form of a config value: lists (recursively) become tuples."""
+    """A hashable form of a config value: lists (recursively) become tuples; True stays apart from 1."""
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
+    if isinstance(value, (bool, np.bool_)):
+        return _FrozenBool(bool(value))
     return value
 
 
@@ -27,6 +37,8 @@ def thaw(value: Any) -> Any:
     """Inverse of `freeze`: tuples (recursively) become fresh lists."""
     if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]
+    if isinstance(value, _FrozenBool):
+        return value.value
     return value
 
 
