@@ -1,0 +1,444 @@
+"""Device IR + config -> Triton source: the kernel and a launcher that computes the grid.
+
+Names come from the user's variables; block sizes are ``tl.constexpr`` parameters whose values the
+launcher passes, so one kernel source serves every block size. ``gpu=False`` emits only what
+Triton's CPU interpreter supports.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import exc
+from .ir import ONE, DeviceFunction, Dim, Node
+from .pointwise import POINTWISE
+from .reduction_loops import ChunkLoop, loopable_reductions, schedule
+
+TL_DTYPES = {
+    torch.float32: "tl.float32", torch.float16: "tl.float16", torch.bfloat16: "tl.bfloat16",
+    torch.float64: "tl.float64", torch.int32: "tl.int32", torch.int64: "tl.int64", torch.int16: "tl.int16",
+    torch.int8: "tl.int8", torch.uint8: "tl.uint8", torch.bool: "tl.int1",
+}
+_COMBINE = {"sum": "{acc} + {v}", "amax": "tl.maximum({acc}, {v})", "amin": "tl.minimum({acc}, {v})"}
+_REDUCE_FN = {"sum": "tl.sum", "amax": "tl.max", "amin": "tl.min", "argmax": "tl.argmax", "argmin": "tl.argmin"}
+
+
+def next_power_of_2(n: int) -> int:
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+
+
+def tl_dtype(dtype: torch.dtype) -> str:
+    try:
+        return TL_DTYPES[dtype]
+    except KeyError:
+        raise exc.DtypeMismatch(f"dtype {dtype} is not supported in device code") from None
+
+
+def literal(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "float('inf')" if value > 0 else "-float('inf')"
+        if math.isnan(value):
+            return "float('nan')"
+        return repr(value)
+    return repr(value)
+
+
+class ResolvedConfig:
+    """A config's values per block: block sizes and which reductions are looped."""
+
+    def __init__(self, fn: DeviceFunction, config: dict[str, Any]):
+        block_sizes = list(config.get("block_sizes", []))
+        reduction_loops = list(config.get("reduction_loops", []))
+        looped_ok = loopable_reductions(fn)
+        self.sizes: dict[int, int] = {}
+        self.looped: set[int] = set()
+        for block in fn.blocks:
+            if block.fixed is not None:
+                self.sizes[block.id] = block.fixed
+            elif block.kind == "tile":
+                if block.knob is None or block.knob >= len(block_sizes):
+                    raise exc.InvalidConfig(f"config has no block size for block {block.knob}")
+                self.sizes[block.id] = int(block_sizes[block.knob])
+            else:
+                chunk = reduction_loops[block.knob] if block.knob < len(reduction_loops) else None
+                if (chunk is not None and block.id in looped_ok and not self.looped
+                        and chunk < next_power_of_2(block.extent)):  # one looped reduction at a time
+                    self.sizes[block.id] = int(chunk)
+                    self.looped.add(block.id)
+                else:
+                    self.sizes[block.id] = next_power_of_2(block.extent)
+        self.num_warps = int(config.get("num_warps", 4))
+        self.num_stages = int(config.get("num_stages", 2))
+
+
+class KernelCodegen:
+    """Writes one device function as a Triton kernel plus its launcher."""
+
+    def __init__(self, fn: DeviceFunction, config: dict[str, Any], gpu: bool, dot_precision: str = "tf32",
+                 index_dtype: torch.dtype = torch.int32):
+        self.fn = fn
+        self.cfg = ResolvedConfig(fn, config)
+        self.gpu = gpu
+        self.dot_precision = dot_precision
+        self.index_dtype = index_dtype
+        self.lines: list[str] = []
+        self.depth = 1
+        self.alias: dict[int, str] = {}
+        self.dynamic: set[int] = set()  # blocks whose bounds are device values (always masked)
+
+    # --- small helpers ----------------------------------------------------------------------------
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    def ref(self, value: Any) -> str:
+        if isinstance(value, Node):
+            return self.alias.get(id(value), value.name)
+        return literal(value)
+
+    def size_text(self, dim: Dim) -> str:
+        return self.fn.block(dim.block).symbol if dim.block is not None else str(dim.size)
+
+    def shape_text(self, dims: tuple[Dim, ...]) -> str:
+        return "[" + ", ".join(self.size_text(d) for d in dims) + "]"
+
+    def maskable(self, block_id: int) -> bool:
+        block = self.fn.block(block_id)
+        if block.kind == "grid":
+            return False
+        if block.extent is None or block_id in self.dynamic:
+            return True
+        return block.extent % self.cfg.sizes[block_id] != 0
+
+    @staticmethod
+    def expand(expr: str, positions: list[int], rank: int) -> str:
+        if rank <= 1 or len(positions) == rank:
+            return expr
+        return expr + "[" + ", ".join(":" if i in positions else "None" for i in range(rank)) + "]"
+
+    def mask_for(self, dims: tuple[Dim, ...]) -> str | None:
+        parts = [self.expand(f"mask_{d.block}", [i], len(dims)) for i, d in enumerate(dims)
+                 if d.block is not None and self.maskable(d.block)]
+        return " & ".join(parts) if parts else None
+
+    def cast_text(self, expr: str, source: torch.dtype, target: torch.dtype) -> str:
+        return expr if source == target else f"{_paren(expr)}.to({tl_dtype(target)})"
+
+    # --- program -------------------------------------------------------------------------------------
+    def kernel_name(self) -> str:
+        return f"_{self.fn.name}_kernel"
+
+    def params(self) -> list[str]:
+        names = [n for n in self.fn.captured if n in self.fn.tensor_args or n in self.fn.scalar_args]
+        return names + [b.symbol for b in self.fn.blocks if b.kind != "grid"]
+
+    def generate(self) -> str:
+        header = ["from __future__ import annotations", "", "import triton", "import triton.language as tl"]
+        if self.gpu and self.fn.uses_libdevice:
+            header.append("from triton.language.extra import libdevice")
+        signature = ", ".join(
+            p + (": tl.constexpr" if p.startswith("_BLOCK_SIZE") else "") for p in self.params())
+        self.lines = []
+        self.depth = 1
+        self.program_ids()
+        for block in self.fn.blocks:
+            if block.kind == "reduction" and block.id not in self.cfg.looped:
+                self.block_indices(block.id, "0", str(block.extent))
+        items: list[Any] = list(self.fn.body)
+        for block_id in self.cfg.looped:  # at most one (ResolvedConfig)
+            items = schedule(self.fn.body, block_id)
+        for item in items:
+            self.emit_item(item)
+        body = "\n".join(self.lines) if self.lines else "    pass"
+        kernel = f"@triton.jit\ndef {self.kernel_name()}({signature}):\n{body}\n"
+        return "\n".join(header) + "\n\n\n" + kernel + "\n\n" + self.launcher()
+
+    def program_ids(self) -> None:
+        grid = self.fn.grid_blocks
+        if len(grid) == 1:
+            self.line("pid_0 = tl.program_id(0)")
+        else:
+            self.line("pid = tl.program_id(0)")
+            for i, b in enumerate(grid):
+                count = self.block_count(b)
+                stride = " * ".join(self.block_count(p) for p in grid[:i])
+                value = "pid" if not stride else f"pid // ({stride})"
+                self.line(f"pid_{i} = {value} % {_paren(count)}" if i < len(grid) - 1 else f"pid_{i} = {value}")
+        for i, b in enumerate(grid):
+            begin, end = self.fn_bounds(b)
+            block = self.fn.block(b)
+            pid = f"pid_{i}" if self.index_dtype == torch.int32 else f"pid_{i}.to(tl.int64)"
+            start = f"{pid} * {block.symbol}" if block.kind != "grid" else pid
+            self.line(f"offset_{b} = {start}" if begin == "0" else f"offset_{b} = {begin} + {start}")
+            if block.kind != "grid":
+                self.block_indices(b, f"offset_{b}", end)
+
+    def fn_bounds(self, block_id: int) -> tuple[str, str]:
+        block = self.fn.block(block_id)
+        return str(block.begin), str(block.begin + (block.extent or 0))
+
+    def block_count(self, block_id: int) -> str:
+        block = self.fn.block(block_id)
+        if block.kind == "grid":
+            return str(block.extent)
+        return f"({block.extent} + {block.symbol} - 1) // {block.symbol}"
+
+    def block_indices(self, block_id: int, offset: str, end: str) -> None:
+        symbol = self.fn.block(block_id).symbol
+        start = "" if offset == "0" else f"{offset} + "
+        self.line(f"indices_{block_id} = {start}tl.arange(0, {symbol})")
+        if self.maskable(block_id):
+            self.line(f"mask_{block_id} = indices_{block_id} < {end}")
+
+    def launcher(self) -> str:
+        captured = self.fn.captured
+        lines = [f"def launch({', '.join(captured)}):"]
+        for block in self.fn.blocks:
+            if block.kind != "grid":
+                lines.append(f"    {block.symbol} = {self.cfg.sizes[block.id]}")
+        counts = [str(self.fn.block(b).extent) if self.fn.block(b).kind == "grid" else
+                  f"triton.cdiv({self.fn.block(b).extent}, {self.fn.block(b).symbol})" for b in self.fn.grid_blocks]
+        grid = " * ".join(counts)
+        args = ", ".join(self.params())
+        lines.append(f"    {self.kernel_name()}[({grid},)]({args}, num_warps={self.cfg.num_warps}, "
+                     f"num_stages={self.cfg.num_stages})")
+        return "\n".join(lines) + "\n"
+
+    # --- nodes ------------------------------------------------------------------------------------
+    def emit_item(self, item: Any) -> None:
+        if isinstance(item, ChunkLoop):
+            self.chunk_loop(item)
+        else:
+            self.emit(item)
+
+    def emit(self, node: Node) -> None:
+        method = getattr(self, f"op_{node.op}")
+        method(node)
+
+    def assign(self, node: Node, expr: str) -> None:
+        self.line(f"{node.name} = {expr}")
+
+    def op_arg(self, node: Node) -> None:
+        pass
+
+    def op_var(self, node: Node) -> None:
+        pass
+
+    def op_tile_index(self, node: Node) -> None:
+        self.alias[id(node)] = f"indices_{node.attrs['block']}"
+
+    def op_tile_begin(self, node: Node) -> None:
+        self.alias[id(node)] = f"offset_{node.attrs['block']}"
+
+    def op_block_size(self, node: Node) -> None:
+        self.alias[id(node)] = self.fn.block(node.attrs["block"]).symbol
+
+    def op_tile_end(self, node: Node) -> None:
+        b = node.attrs["block"]
+        self.assign(node, f"tl.minimum(offset_{b} + {self.fn.block(b).symbol}, {self.ref(node.args[0])})")
+
+    def op_tile_id(self, node: Node) -> None:
+        b = node.attrs["block"]
+        begin = self.ref(node.args[0])
+        offset = f"offset_{b}" if begin == "0" else f"(offset_{b} - {begin})"
+        self.assign(node, f"{offset} // {self.fn.block(b).symbol}")
+
+    def op_tile_count(self, node: Node) -> None:
+        b = node.attrs["block"]
+        symbol = self.fn.block(b).symbol
+        self.assign(node, f"({self.ref(node.args[1])} - {self.ref(node.args[0])} + {symbol} - 1) // {symbol}")
+
+    def op_cast(self, node: Node) -> None:
+        self.assign(node, f"{self.ref(node.args[0])}.to({tl_dtype(node.dtype)})")
+
+    def op_pointwise(self, node: Node) -> None:
+        op = POINTWISE[node.attrs["fn"]]
+        compute = node.attrs["compute"]
+        operands = []
+        for i, arg in enumerate(node.args):
+            text = self.ref(arg)
+            if isinstance(arg, Node) and (op.cast_args is None or i in op.cast_args):
+                text = self.cast_text(text, arg.dtype, compute)
+            operands.append(text)
+        expr = op.render(operands, node.attrs["kw"], self.gpu)
+        if node.dtype != torch.bool:
+            expr = self.cast_text(expr, compute, node.dtype)
+        self.assign(node, expr)
+
+    def op_full(self, node: Node) -> None:
+        self.assign(node, f"tl.full({self.shape_text(node.dims)}, {self.ref(node.args[0])}, {tl_dtype(node.dtype)})")
+
+    def op_arange(self, node: Node) -> None:
+        begin = self.ref(node.args[0])
+        expr = f"tl.arange(0, {self.size_text(node.dims[0])})"
+        self.assign(node, expr if begin == "0" else f"{begin} + {expr}")
+
+    def op_view(self, node: Node) -> None:
+        source = self.ref(node.args[0])
+        kind = node.attrs["kind"]
+        if kind == "index":
+            self.assign(node, f"{source}{node.attrs['index']}")
+        elif kind == "permute":
+            order = node.attrs["order"]
+            self.assign(node, f"tl.trans({source})" if order == [1, 0] else f"tl.permute({source}, {order})")
+        elif kind == "broadcast":
+            self.assign(node, f"tl.broadcast_to({source}, {self.shape_text(node.dims)})")
+        else:
+            self.assign(node, f"tl.reshape({source}, {self.shape_text(node.dims)})")
+
+    def neutral(self, kind: str, dtype: torch.dtype) -> str:
+        if kind == "sum":
+            return "0"
+        low = kind in ("amax", "argmax")
+        if dtype.is_floating_point:
+            return "-float('inf')" if low else "float('inf')"
+        info = torch.iinfo(dtype) if dtype != torch.bool else None
+        return str(info.min if low else info.max) if info else ("0" if low else "1")
+
+    def op_reduce(self, node: Node) -> None:
+        source = node.args[0]
+        kind, axis, block = node.attrs["kind"], node.attrs["axis"], node.attrs["block"]
+        value = self.cast_text(self.ref(source), source.dtype, node.attrs["compute"])
+        if block is not None and self.maskable(block):
+            mask = self.expand(f"mask_{block}", [axis], source.rank)
+            value = f"tl.where({mask}, {value}, {self.neutral(kind, node.attrs['compute'])})"
+        keep = ", keep_dims=True" if node.attrs["keepdim"] else ""
+        expr = f"{_REDUCE_FN[kind]}({value}, {axis}{keep})"
+        if kind in ("argmax", "argmin") and block is not None and self.fn.block(block).kind == "tile":
+            expr = f"{expr} + offset_{block}"
+        self.assign(node, expr)
+
+    def op_dot(self, node: Node) -> None:
+        a, b, acc = node.args
+        k = node.attrs["k_block"]
+        operands = []
+        for operand, axis in ((a, a.rank - 1), (b, b.rank - 2)):
+            text = self.ref(operand)
+            if k is not None and self.maskable(k) and not _zero_filled(operand):
+                text = f"tl.where({self.expand(f'mask_{k}', [axis], operand.rank)}, {text}, 0)"
+            operands.append(text)
+        extra = f", acc={self.ref(acc)}" if acc is not None else ""
+        if self.gpu and a.dtype == torch.float32:
+            extra += f", input_precision={self.dot_precision!r}"
+        extra += f", out_dtype={tl_dtype(node.dtype)}"
+        self.assign(node, f"tl.dot({operands[0]}, {operands[1]}{extra})")
+
+    def pointer(self, node: Node, dims: tuple[Dim, ...]) -> str:
+        arg = self.fn.tensor_args[node.attrs["tensor"]]
+        rank = len(dims)
+        parts = []
+        for kind, payload, tdim in node.attrs["terms"]:
+            if kind in ("newaxis", "zero"):
+                continue
+            stride = arg.strides[tdim]
+            if kind == "block":
+                expr = self.expand(f"indices_{payload}", [dims.index(Dim(block=payload))], rank)
+            elif kind == "scalar":
+                expr = self.ref(payload)
+            else:  # gather
+                positions = [dims.index(d) for d in payload.dims]
+                expr = self.expand(self.ref(payload), positions, rank)
+            parts.append(expr if stride == 1 else f"{expr} * {stride}")
+        return f"{arg.name} + ({' + '.join(parts)})" if parts else arg.name
+
+    def _mask_with_extra(self, dims: tuple[Dim, ...], extra: Any) -> str | None:
+        mask = self.mask_for(dims)
+        if isinstance(extra, Node):
+            mask = f"({mask}) & ({self.ref(extra)})" if mask else self.ref(extra)
+        return mask
+
+    def op_load(self, node: Node) -> None:
+        mask = self._mask_with_extra(node.dims, node.attrs.get("extra_mask"))
+        args = [self.pointer(node, node.dims)]
+        if mask:
+            args += [mask, "other=0"]
+        if node.attrs.get("eviction"):
+            args.append(f"eviction_policy={node.attrs['eviction']!r}")
+        self.assign(node, f"tl.load({', '.join(args)})")
+
+    def op_store(self, node: Node) -> None:
+        dims = node.attrs["index_dims"]
+        mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
+        args = [self.pointer(node, dims), self.ref(node.args[0])]
+        if mask:
+            args.append(mask)
+        self.line(f"tl.store({', '.join(args)})")
+
+    def op_atomic_add(self, node: Node) -> None:
+        dims = node.attrs["index_dims"]
+        mask = self.mask_for(dims)
+        args = [self.pointer(node, dims), self.ref(node.args[0])]
+        if mask:
+            args.append(f"mask={mask}")
+        args.append(f"sem={node.attrs['sem']!r}")
+        self.assign(node, f"tl.atomic_add({', '.join(args)})")
+
+    def op_for(self, node: Node) -> None:
+        for var, init, _ in node.attrs["carried"]:
+            self.line(f"{var.name} = {self.ref(init)}")
+        bounds = node.attrs["bounds"]
+        opened = 0
+        for i, b in enumerate(node.attrs["blocks"]):
+            begin, end = self.ref(bounds[2 * i]), self.ref(bounds[2 * i + 1])
+            block = self.fn.block(b)
+            if not (isinstance(bounds[2 * i], int) and isinstance(bounds[2 * i + 1], int)):
+                self.dynamic.add(b)
+            step = "" if block.kind == "grid" else f", {block.symbol}"
+            self.line(f"for offset_{b} in tl.range({begin}, {end}{step}):")
+            self.depth += 1
+            opened += 1
+            if block.kind != "grid":
+                self.block_indices(b, f"offset_{b}", end)
+        for inner in node.body:
+            self.emit(inner)
+        for var, _, final in node.attrs["carried"]:
+            self.line(f"{var.name} = {self.ref(final)}")
+        self.depth -= opened
+
+    def chunk_loop(self, loop: ChunkLoop) -> None:
+        block = self.fn.block(loop.block)
+        for red in loop.reductions:
+            source = red.args[0]
+            self.line(f"{red.name}_acc = tl.full({self.shape_text(source.dims)}, "
+                      f"{self.neutral(red.attrs['kind'], red.attrs['compute'])}, {tl_dtype(red.attrs['compute'])})")
+        self.line(f"for roffset_{block.id} in tl.range(0, {block.extent}, {block.symbol}):")
+        self.depth += 1
+        self.block_indices(block.id, f"roffset_{block.id}", str(block.extent))
+        for node in loop.nodes:
+            self.emit(node)
+        for red in loop.reductions:
+            source = red.args[0]
+            value = self.cast_text(self.ref(source), source.dtype, red.attrs["compute"])
+            if self.maskable(block.id):
+                mask = self.expand(f"mask_{block.id}", [red.attrs["axis"]], source.rank)
+                value = f"tl.where({mask}, {value}, {self.neutral(red.attrs['kind'], red.attrs['compute'])})"
+            combined = _COMBINE[red.attrs["kind"]].format(acc=f"{red.name}_acc", v=value)
+            self.line(f"{red.name}_acc = {combined}")
+        self.depth -= 1
+        for red in loop.reductions:
+            keep = ", keep_dims=True" if red.attrs["keepdim"] else ""
+            self.line(f"{red.name} = {_REDUCE_FN[red.attrs['kind']]}({red.name}_acc, {red.attrs['axis']}{keep})")
+
+
+def _paren(expr: str) -> str:
+    simple = expr.replace("_", "").replace(".", "").isalnum()
+    return expr if simple else f"({expr})"
+
+
+def _zero_filled(node: Node) -> bool:
+    """True when masked-off elements of ``node`` are known to be zero (a load with other=0)."""
+    while node.op == "cast":
+        node = node.args[0]
+    return node.op == "load" and node.attrs.get("extra_mask") is None
+
+
+def generate(fn: DeviceFunction, config: dict[str, Any], gpu: bool, **options: Any) -> str:
+    """The Triton module source (kernel + ``launch``) of ``fn`` under ``config``."""
+    return KernelCodegen(fn, config, gpu, **options).generate()
+
+
+__all__ = ["ONE", "generate", "next_power_of_2", "tl_dtype"]

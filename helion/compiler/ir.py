@@ -1,0 +1,146 @@
+"""Device IR: blocks (tile/reduction/grid dimensions) and a list of nodes per loop body.
+
+A node is one Triton-level operation with a torch dtype and a shape of ``Dim``s. Shapes are
+symbolic: a dimension is either a block (whose size the config picks) or a literal size.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One dimension of a device value: a block id, or a literal size (1 for broadcast dims)."""
+
+    block: int | None = None
+    size: int | None = None
+
+    def __repr__(self) -> str:
+        return f"B{self.block}" if self.block is not None else str(self.size)
+
+
+ONE = Dim(size=1)
+
+
+@dataclass
+class Block:
+    """A tiled or reduced dimension of the kernel.
+
+    ``kind`` is ``tile`` (a tunable or fixed block of a ``hl.tile`` loop), ``grid`` (block size 1,
+    a scalar index) or ``reduction`` (a whole host dimension read with ``:``; persistent or looped).
+    ``extent`` is the static number of elements, or None when the bounds are device values.
+    """
+
+    id: int
+    kind: str
+    extent: int | None
+    knob: int | None = None          # index into block_sizes / reduction_loops
+    fixed: int | None = None         # a block size the program fixed (block_size=..., hl.grid)
+    min_size: int = 1                # 16 when the block feeds a tl.dot
+    begin: int = 0                   # static start of a top-level tile
+    loopable: bool = True            # reduction: may be computed in chunks
+
+    @property
+    def symbol(self) -> str:
+        return f"_BLOCK_SIZE_{self.id}"
+
+
+@dataclass(eq=False)
+class Node:
+    """One device operation. ``args`` hold Nodes and Python constants; ``attrs`` op details."""
+
+    op: str
+    args: tuple[Any, ...]
+    dtype: torch.dtype
+    dims: tuple[Dim, ...]
+    name: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    lineno: int | None = None
+    body: list["Node"] | None = None  # for loops
+
+    @property
+    def rank(self) -> int:
+        return len(self.dims)
+
+    def inputs(self) -> list["Node"]:
+        """Nodes this node reads (args and attrs, nested lists included; not loop bodies)."""
+        found: list[Node] = []
+
+        def visit(value: Any) -> None:
+            if isinstance(value, Node):
+                found.append(value)
+            elif isinstance(value, (list, tuple)):
+                for item in value:
+                    visit(item)
+
+        visit(self.args)
+        visit(list(self.attrs.values()))
+        return found
+
+    def __repr__(self) -> str:
+        return f"{self.name}={self.op}{list(self.dims)}:{str(self.dtype).replace('torch.', '')}"
+
+
+@dataclass
+class HostTensorArg:
+    """A host tensor the device code reads or writes: a pointer parameter of the kernel."""
+
+    name: str
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]
+
+
+@dataclass
+class ScalarArg:
+    """A host float scalar passed to the kernel at launch."""
+
+    name: str
+    dtype: torch.dtype
+
+
+@dataclass
+class DeviceFunction:
+    """Everything codegen needs for one device loop: blocks, grid, parameters and the body."""
+
+    name: str
+    blocks: list[Block]
+    grid_blocks: list[int]
+    tensor_args: dict[str, HostTensorArg]
+    scalar_args: dict[str, ScalarArg]
+    captured: list[str]
+    body: list[Node]
+    uses_libdevice: bool = False
+
+    def block(self, block_id: int) -> Block:
+        return self.blocks[block_id]
+
+    def walk(self) -> list[Node]:
+        """All nodes, nested loop bodies included, in program order."""
+        out: list[Node] = []
+
+        def visit(nodes: list[Node]) -> None:
+            for node in nodes:
+                out.append(node)
+                if node.body is not None:
+                    visit(node.body)
+
+        visit(self.body)
+        return out
+
+
+def replace_args(node: Node, mapping: dict[int, Node]) -> Node:
+    """A copy of ``node`` whose Node inputs are replaced according to ``mapping`` (by id)."""
+    def swap(v: Any) -> Any:
+        if isinstance(v, Node):
+            return mapping.get(id(v), v)
+        if isinstance(v, list):
+            return [swap(x) for x in v]
+        if isinstance(v, tuple):
+            return tuple(swap(x) for x in v)
+        return v
+    return dataclasses.replace(node, args=swap(node.args), attrs={k: swap(v) for k, v in node.attrs.items()})

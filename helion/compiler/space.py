@@ -1,0 +1,100 @@
+"""The kernel's implicit search space, derived from its blocks, as a typed ``search.Space``.
+
+Knobs (public Helion names): ``block_sizes`` (one power of two per tunable tile dimension),
+``reduction_loops`` (None = persistent, or a chunk size, per reduction dimension), ``num_warps``,
+``num_stages``. Constraints are written once here; ``space.normalize`` applies them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import search
+from search import Enum, Integer, ListOf, PowerOfTwo, Space
+
+from .codegen import ResolvedConfig, next_power_of_2
+from .ir import Block, DeviceFunction
+from .reduction_loops import loopable_reductions
+
+MAX_BLOCK = 4096          # largest block of one tiled dimension
+MAX_NUMEL = 1 << 20       # Triton's limit on the elements of one tensor value
+DEFAULT_NUMEL = 4096      # elements per program the heuristic default aims for (non-matmul)
+
+
+def tile_bounds(block: Block, registered: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    low = max(block.min_size, 1)
+    if block.id in registered:
+        reg_low, reg_high = registered[block.id]
+        return max(low, next_power_of_2(reg_low)), max(low, next_power_of_2(reg_high))
+    extent = block.extent if block.extent is not None else 256
+    return low, max(low, min(next_power_of_2(extent), MAX_BLOCK))
+
+
+def build_space(blocks: list[Block], functions: list[DeviceFunction],
+                registered: dict[int, tuple[int, int]]) -> Space:
+    """The typed space of a bound kernel; its default is the heuristic config."""
+    tiles = sorted((b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)
+    reductions = sorted((b for b in blocks if b.kind == "reduction"), key=lambda b: b.knob)
+    loopable = set().union(*(loopable_reductions(f) for f in functions)) if functions else set()
+    defaults = _heuristic_default(blocks, functions, registered)
+    params: dict[str, Any] = {}
+    if tiles:
+        params["block_sizes"] = ListOf([
+            PowerOfTwo(*tile_bounds(b, registered), default=defaults["block_sizes"][i])
+            for i, b in enumerate(tiles)])
+    if reductions:
+        options = []
+        for b in reductions:
+            persistent = next_power_of_2(b.extent)
+            chunks = [c for c in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096) if c < persistent]
+            choices = [None] + (chunks if b.id in loopable else [])
+            options.append(Enum(choices, default=defaults["reduction_loops"][b.knob]))
+        params["reduction_loops"] = ListOf(options)
+    params["num_warps"] = PowerOfTwo(1, 32, default=defaults["num_warps"])
+    params["num_stages"] = Integer(1, 6, default=defaults["num_stages"])
+    constraints = [search.Constraint(
+        "tensor_numel", lambda c: _max_numel(functions, c) <= MAX_NUMEL,
+        message=f"a device value would exceed Triton's limit of {MAX_NUMEL} elements")]
+    return Space(params, constraints=constraints)
+
+
+def _max_numel(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
+    largest = 1
+    for fn in functions:
+        sizes = ResolvedConfig(fn, config).sizes
+        for node in fn.walk():
+            numel = 1
+            for d in node.dims:
+                numel *= sizes[d.block] if d.block is not None else d.size
+            largest = max(largest, numel)
+    return largest
+
+
+def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
+                       registered: dict[int, tuple[int, int]]) -> dict[str, Any]:
+    """A reasonable untuned config: matmul tiles of 64, else ~4096 elements per program."""
+    tiles = sorted((b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)
+    reductions = sorted((b for b in blocks if b.kind == "reduction"), key=lambda b: b.knob)
+    has_dot = any(n.op == "dot" for f in functions for n in f.walk())
+    reduction_loops: list[Any] = []
+    persistent = 1
+    for b in reductions:
+        size = next_power_of_2(b.extent)
+        looped = size > 8192 and any(b.id in loopable_reductions(f) for f in functions)
+        reduction_loops.append(2048 if looped else None)
+        persistent = max(persistent, 2048 if looped else size)
+    budget = max(1, DEFAULT_NUMEL // persistent)
+    sizes: list[int] = []
+    for b in reversed(tiles):  # the last tiled dim is usually the contiguous one
+        low, high = tile_bounds(b, registered)
+        if has_dot and b.min_size >= 16:
+            size = min(high, 64 if b.extent is None or b.extent >= 64 else max(low, 16))
+        else:
+            size = min(high, max(low, next_power_of_2(budget)))
+            budget = max(1, budget // size)
+        sizes.append(size)
+    sizes.reverse()
+    numel = persistent
+    for s in sizes:
+        numel *= s
+    return {"block_sizes": sizes, "reduction_loops": reduction_loops,
+            "num_warps": 4 if numel <= 8192 else 8, "num_stages": 3 if has_dot else 2}

@@ -1,0 +1,98 @@
+"""``helion.language`` (imported as ``hl``): the device-code vocabulary of Helion kernels.
+
+Inside a ``@helion.kernel`` function, ``for tile in hl.tile(n)`` loops are device code; these
+functions build tiles, tensors and memory operations there. The compiler lowers each call to Triton;
+the reference mode (``HELION_INTERPRET=1``) executes them eagerly in PyTorch.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ._dispatch import host_tracer, require
+
+
+class constexpr:  # noqa: N801 (public Helion spelling)
+    """Annotation for a kernel argument whose value is baked into the generated code."""
+
+    def __init__(self, value: Any = None):
+        self.value = value
+
+
+class RegisteredBlockSize:
+    """Host-side handle returned by :func:`register_block_size`; a tunable block size."""
+
+    def __init__(self, block_id: int | None, low: int, high: int):
+        self.block_id, self.low, self.high = block_id, low, high
+
+    def __repr__(self) -> str:
+        return f"RegisteredBlockSize(id={self.block_id}, {self.low}..{self.high})"
+
+
+def tile(begin_or_end: Any, end_or_none: Any = None, /, block_size: Any = None) -> Any:
+    """Iterate over tiles of ``range(begin, end)``; a list of sizes gives a tuple of tiles."""
+    return require("tile").tile(begin_or_end, end_or_none, block_size)
+
+
+def grid(begin_or_end: Any, end_or_none: Any = None, /) -> Any:
+    """Iterate over single indices (scalars) of ``range(begin, end)``; lists give tuples."""
+    return require("grid").grid(begin_or_end, end_or_none)
+
+
+def zeros(shape: Sequence[Any], dtype: torch.dtype = torch.float32) -> Any:
+    """A device tensor of zeros whose dims are tiles, block sizes or ints."""
+    return require("zeros").full(shape, 0.0, dtype)
+
+
+def full(shape: Sequence[Any], value: Any, dtype: torch.dtype = torch.float32) -> Any:
+    """A device tensor filled with ``value``."""
+    return require("full").full(shape, value, dtype)
+
+
+def arange(*args: Any, dtype: torch.dtype | None = None) -> Any:
+    """``arange(length)`` or ``arange(begin, end)`` as an int32 device tensor."""
+    return require("arange").arange(*args, dtype=dtype)
+
+
+def dot(a: Any, b: Any, acc: Any = None, out_dtype: torch.dtype | None = None) -> Any:
+    """Matrix product of device tiles (optionally batched), accumulated into ``acc`` in fp32."""
+    return require("dot").dot(a, b, acc, out_dtype)
+
+
+def load(tensor: torch.Tensor, index: Sequence[Any], extra_mask: Any = None,
+         eviction_policy: str | None = None) -> Any:
+    """Load ``tensor[index]``; ``extra_mask`` further restricts which elements are read."""
+    return require("load").load(tensor, list(index), extra_mask, eviction_policy)
+
+
+def store(tensor: torch.Tensor, index: Sequence[Any], value: Any, extra_mask: Any = None) -> None:
+    """Store ``value`` into ``tensor[index]`` where ``extra_mask`` (and bounds) allow."""
+    require("store").store(tensor, list(index), value, extra_mask)
+
+
+def atomic_add(tensor: torch.Tensor, index: Sequence[Any], value: Any, sem: str = "relaxed") -> Any:
+    """Atomically add ``value`` into ``tensor[index]``; returns the previous values."""
+    return require("atomic_add").atomic_add(tensor, list(index), value, sem)
+
+
+def register_block_size(min_or_max: int, max_or_none: int | None = None, /) -> RegisteredBlockSize:
+    """Host code: declare a tunable block size (in ``[min, max]``) for use in device code."""
+    low, high = (1, min_or_max) if max_or_none is None else (min_or_max, max_or_none)
+    tracer = host_tracer()
+    block_id = tracer.register_block_size(low, high) if tracer is not None else None
+    return RegisteredBlockSize(block_id, int(low), int(high))
+
+
+def specialize(value: Any) -> Any:
+    """Host code: bake a size into the kernel (shapes are already specialized by default)."""
+    if isinstance(value, (torch.Size, tuple, list)):
+        return type(value)(int(v) for v in value)
+    return int(value)
+
+
+__all__ = [
+    "RegisteredBlockSize", "arange", "atomic_add", "constexpr", "dot", "full", "grid", "load",
+    "register_block_size", "specialize", "store", "tile", "zeros",
+]

@@ -1,0 +1,249 @@
+"""``Kernel`` (the decorated function) and ``BoundKernel`` (one specialization of it).
+
+Calling a kernel binds the arguments to a specialization key (shapes, strides, dtypes, devices,
+int/bool values), traces the host code once on meta tensors to lower every device loop, picks a
+config and runs the host code with launches of the compiled Triton kernels.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from .. import exc
+from ..compiler import codegen
+from ..compiler.host_split import HostProgram, split
+from ..compiler.ir import Block, DeviceFunction
+from ..compiler.lower import DeviceLowering
+from ..compiler.source import KernelSource
+from ..compiler.space import build_space
+from ..language._dispatch import executing, tracing_host
+from .config import Config
+from .interpreter import interpreted_stdlib
+from .loader import load_module
+from .reference import ReferenceExecutor
+from .settings import Settings
+
+
+class Kernel:
+    """A ``@helion.kernel`` function: call it like the Python function it decorates."""
+
+    def __init__(self, fn: Callable[..., Any], *, configs: Sequence[Config | dict] | None = None,
+                 settings: Settings | None = None):
+        self.fn = fn
+        self.settings = settings or Settings()
+        self.configs = [c if isinstance(c, Config) else Config(c) for c in (configs or [])]
+        self.signature = inspect.signature(fn)
+        self._program: HostProgram | None = None
+        self._bound: dict[Any, BoundKernel] = {}
+        self._runners: dict[Any, Callable[..., Any]] = {}
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @property
+    def program(self) -> HostProgram:
+        if self._program is None:
+            self._program = split(KernelSource.parse(self.fn))
+        return self._program
+
+    def normalize_args(self, args: tuple, kwargs: dict) -> tuple:
+        if not kwargs and len(args) == len(self.signature.parameters):
+            return args
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments.values())
+
+    def specialization_key(self, args: tuple) -> tuple:
+        return tuple(_arg_key(a) for a in args)
+
+    def bind(self, args: Sequence[Any], kwargs: dict | None = None) -> "BoundKernel":
+        """The :class:`BoundKernel` for these arguments (cached per specialization key)."""
+        args = self.normalize_args(tuple(args), kwargs or {})
+        key = self.specialization_key(args)
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bound[key] = BoundKernel(self, args)
+        return bound
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        args = self.normalize_args(args, kwargs)
+        if self.settings.reference_mode:
+            return self.run_reference(*args)
+        key = self.specialization_key(args)
+        runner = self._runners.get(key)
+        if runner is None:
+            try:
+                bound = self.bind(args)
+                runner = self._runners[key] = bound.compile_config(bound.choose_config(args))
+            except exc.HelionError as e:
+                raise e.with_traceback(None) from None
+        return runner(*args)
+
+    def run_reference(self, *args: Any) -> Any:
+        """Run the kernel eagerly in PyTorch (reference mode)."""
+        with executing(ReferenceExecutor()):
+            return self.fn(*args)
+
+    def reset(self) -> None:
+        """Forget bound kernels and chosen configs."""
+        self._bound.clear()
+        self._runners.clear()
+
+
+def _arg_key(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return ("tensor", value.dtype, value.device.type, tuple(value.shape), tuple(value.stride()))
+    if isinstance(value, bool) or isinstance(value, int):
+        return (type(value).__name__, value)
+    if isinstance(value, float):
+        return ("float",)
+    if isinstance(value, (list, tuple)):
+        return tuple(_arg_key(v) for v in value)
+    try:
+        hash(value)
+        return ("value", value)
+    except TypeError:
+        return ("object", type(value).__name__)
+
+
+def _meta(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return torch.empty_strided(value.shape, value.stride(), dtype=value.dtype, device="meta")
+    if isinstance(value, (list, tuple)):
+        return type(value)(_meta(v) for v in value)
+    return value
+
+
+class BoundKernel:
+    """A kernel specialized to one set of argument shapes, dtypes and devices."""
+
+    def __init__(self, kernel: Kernel, args: tuple):
+        self.kernel = kernel
+        self.settings = kernel.settings
+        devices = [a.device for a in args if isinstance(a, torch.Tensor)]
+        self.device = devices[0] if devices else torch.device("cpu")
+        self.gpu = self.device.type == "cuda"
+        self.blocks: list[Block] = []
+        self.registered: dict[int, tuple[int, int]] = {}
+        self.functions: list[DeviceFunction | None] = [None] * len(kernel.program.loops)
+        self._trace(args)
+        self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
+                                        self.registered)
+        self._compiled: dict[str, Callable[..., Any]] = {}
+        self.numel_max = max([a.numel() for a in args if isinstance(a, torch.Tensor)], default=0)
+
+    # --- tracing --------------------------------------------------------------------------------
+    def _trace(self, args: tuple) -> None:
+        program = self.kernel.program
+        name = self.kernel.fn.__name__
+
+        def trace_launch(index: int, values: tuple) -> None:
+            if self.functions[index] is None:
+                loop = program.loops[index]
+                suffix = "" if len(program.loops) == 1 else f"_{index}"
+                lowering = DeviceLowering(program.source, loop, dict(zip(loop.captured, values)),
+                                          self.blocks, self.device, f"{name}{suffix}")
+                self.functions[index] = lowering.run()
+
+        host = program.make_host_fn(trace_launch)
+        with tracing_host(self):
+            host(*_meta(args))
+
+    def register_block_size(self, low: int, high: int) -> int:
+        """Called by ``hl.register_block_size`` while tracing host code."""
+        knob = sum(1 for b in self.blocks if b.kind == "tile" and b.knob is not None)
+        block = Block(len(self.blocks), "tile", None, knob=knob)
+        self.blocks.append(block)
+        self.registered[block.id] = (int(low), int(high))
+        return block.id
+
+    # --- configs ----------------------------------------------------------------------------------
+    def normalize_config(self, config: Config | dict[str, Any]) -> dict[str, Any]:
+        """Fill missing knobs with defaults and check the config against the space."""
+        import search
+        values = dict(config)
+        unknown = set(values) - set(self.config_space.names)
+        if unknown:
+            raise exc.InvalidConfig(f"unknown config keys {sorted(unknown)}; this kernel's knobs are "
+                                    f"{list(self.config_space.names)}")
+        try:
+            return self.config_space.normalize(values)
+        except (search.InvalidConfig, search.InvalidValue, ValueError) as e:
+            raise exc.InvalidConfig(f"invalid config {values}: {e}") from None
+
+    def choose_config(self, args: tuple) -> dict[str, Any]:
+        """The config a plain call uses: ``config=``/``configs=``, else the default (with a warning)."""
+        if self.kernel.configs:
+            return self.normalize_config(self.kernel.configs[0])
+        if not self.settings.use_default_config:
+            _warn_default_once(self.kernel)
+        return self.config_space.default()
+
+    def to_triton_code(self, config: Config | dict[str, Any] | None = None) -> str:
+        """The Triton source (kernels and launchers) for ``config`` (default: the default config)."""
+        cfg = self.normalize_config(config if config is not None else self.config_space.default())
+        return "\n\n".join(self._source(f, cfg) for f in self.functions if f is not None)
+
+    def _source(self, fn: DeviceFunction, config: dict[str, Any]) -> str:
+        index_dtype = torch.int64 if self.numel_max >= 2 ** 31 else torch.int32
+        return codegen.generate(fn, config, self.gpu, dot_precision=self.settings.dot_precision,
+                                index_dtype=index_dtype)
+
+    def compile_config(self, config: Config | dict[str, Any]) -> Callable[..., Any]:
+        """A callable that runs this kernel with ``config`` (compiled once per config)."""
+        cfg = self.normalize_config(config)
+        key = Config(cfg).to_json()
+        runner = self._compiled.get(key)
+        if runner is not None:
+            return runner
+        launchers: list[Callable[..., Any] | None] = []
+        for fn in self.functions:
+            if fn is None:
+                launchers.append(None)
+                continue
+            source = self._source(fn, cfg)
+            if self.settings.print_output_code:
+                print(source)
+            module = load_module(source, interpret=not self.gpu, cache_dir=self.settings.cache_dir)
+            launchers.append(module.launch if self.gpu else _interpreted(module.launch))
+
+        def launch(index: int, values: tuple) -> None:
+            launcher = launchers[index]
+            if launcher is None:
+                raise exc.InternalError("a device loop ran that was not reached while tracing")
+            launcher(*values)
+
+        host = self.kernel.program.make_host_fn(launch)
+        normalize = self.kernel.normalize_args
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return host(*normalize(args, kwargs))
+
+        run.config = Config(cfg)  # type: ignore[attr-defined]
+        self._compiled[key] = run
+        return run
+
+    def __call__(self, *args: Any) -> Any:
+        return self.compile_config(self.choose_config(args))(*args)
+
+
+def _interpreted(launch: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any) -> None:
+        with interpreted_stdlib():
+            launch(*args)
+    return run
+
+
+_warned: set[int] = set()
+
+
+def _warn_default_once(kernel: Kernel) -> None:
+    if id(kernel) in _warned:
+        return
+    _warned.add(id(kernel))
+    warnings.warn(
+        f"{kernel.fn.__name__}: no config given, using the default config without autotuning; pass "
+        "config=helion.Config(...) or set HELION_USE_DEFAULT_CONFIG=1 to silence this", stacklevel=3)
