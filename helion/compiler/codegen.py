@@ -90,6 +90,7 @@ class KernelCodegen:
         self.depth = 1
         self.alias: dict[int, str] = {}
         self.dynamic: set[int] = set()  # blocks whose bounds are device values (always masked)
+        self.active: set[int] = set()   # blocks whose indices/masks are in scope at this point
 
     # --- small helpers ----------------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -125,8 +126,11 @@ class KernelCodegen:
                  if d.block is not None and self.maskable(d.block)]
         return " & ".join(parts) if parts else None
 
-    def cast_text(self, expr: str, source: torch.dtype, target: torch.dtype) -> str:
-        return expr if source == target else f"{_paren(expr)}.to({tl_dtype(target)})"
+    def cast_text(self, expr: str, source: torch.dtype, target: torch.dtype, scalar: bool = False) -> str:
+        if source == target:
+            return expr
+        # loop indices are Python ints in the interpreter: tl.cast accepts both
+        return f"tl.cast({expr}, {tl_dtype(target)})" if scalar else f"{_paren(expr)}.to({tl_dtype(target)})"
 
     # --- program -------------------------------------------------------------------------------------
     def kernel_name(self) -> str:
@@ -188,6 +192,7 @@ class KernelCodegen:
         return f"({block.extent} + {block.symbol} - 1) // {block.symbol}"
 
     def block_indices(self, block_id: int, offset: str, end: str) -> None:
+        self.active.add(block_id)
         symbol = self.fn.block(block_id).symbol
         start = "" if offset == "0" else f"{offset} + "
         self.line(f"indices_{block_id} = {start}tl.arange(0, {symbol})")
@@ -253,7 +258,8 @@ class KernelCodegen:
         self.assign(node, f"({self.ref(node.args[1])} - {self.ref(node.args[0])} + {symbol} - 1) // {symbol}")
 
     def op_cast(self, node: Node) -> None:
-        self.assign(node, f"{self.ref(node.args[0])}.to({tl_dtype(node.dtype)})")
+        source = node.args[0]
+        self.assign(node, self.cast_text(self.ref(source), source.dtype, node.dtype, scalar=source.rank == 0))
 
     def op_pointwise(self, node: Node) -> None:
         op = POINTWISE[node.attrs["fn"]]
@@ -262,7 +268,7 @@ class KernelCodegen:
         for i, arg in enumerate(node.args):
             text = self.ref(arg)
             if isinstance(arg, Node) and (op.cast_args is None or i in op.cast_args):
-                text = self.cast_text(text, arg.dtype, compute)
+                text = self.cast_text(text, arg.dtype, compute, scalar=arg.rank == 0)
             operands.append(text)
         expr = op.render(operands, node.attrs["kw"], self.gpu)
         if node.dtype != torch.bool:
@@ -270,7 +276,10 @@ class KernelCodegen:
         self.assign(node, expr)
 
     def op_full(self, node: Node) -> None:
-        self.assign(node, f"tl.full({self.shape_text(node.dims)}, {self.ref(node.args[0])}, {tl_dtype(node.dtype)})")
+        fill = node.args[0]
+        if isinstance(fill, float) and not node.dtype.is_floating_point and fill.is_integer():
+            fill = int(fill)
+        self.assign(node, f"tl.full({self.shape_text(node.dims)}, {self.ref(fill)}, {tl_dtype(node.dtype)})")
 
     def op_arange(self, node: Node) -> None:
         begin = self.ref(node.args[0])
@@ -303,13 +312,11 @@ class KernelCodegen:
         source = node.args[0]
         kind, axis, block = node.attrs["kind"], node.attrs["axis"], node.attrs["block"]
         value = self.cast_text(self.ref(source), source.dtype, node.attrs["compute"])
-        if block is not None and self.maskable(block):
+        if block is not None and block in self.active and self.maskable(block):
             mask = self.expand(f"mask_{block}", [axis], source.rank)
             value = f"tl.where({mask}, {value}, {self.neutral(kind, node.attrs['compute'])})"
         keep = ", keep_dims=True" if node.attrs["keepdim"] else ""
         expr = f"{_REDUCE_FN[kind]}({value}, {axis}{keep})"
-        if kind in ("argmax", "argmin") and block is not None and self.fn.block(block).kind == "tile":
-            expr = f"{expr} + offset_{block}"
         self.assign(node, expr)
 
     def op_dot(self, node: Node) -> None:
@@ -398,6 +405,7 @@ class KernelCodegen:
         for var, _, final in node.attrs["carried"]:
             self.line(f"{var.name} = {self.ref(final)}")
         self.depth -= opened
+        self.active -= set(node.attrs["blocks"])
 
     def chunk_loop(self, loop: ChunkLoop) -> None:
         block = self.fn.block(loop.block)
@@ -419,6 +427,7 @@ class KernelCodegen:
             combined = _COMBINE[red.attrs["kind"]].format(acc=f"{red.name}_acc", v=value)
             self.line(f"{red.name}_acc = {combined}")
         self.depth -= 1
+        self.active.discard(block.id)
         for red in loop.reductions:
             keep = ", keep_dims=True" if red.attrs["keepdim"] else ""
             self.line(f"{red.name} = {_REDUCE_FN[red.attrs['kind']]}({red.name}_acc, {red.attrs['axis']}{keep})")

@@ -224,7 +224,7 @@ class DeviceLowering(ops.OpLowering):
                 raise exc.UnsupportedOperation(f"loop-carried {name!r} must stay a device value")
             finals.append(self.coerce_carried(final, var, name))
         loop_body, self.body = self.body, outer_body
-        bounds = [(begin, end) for begin, end, _ in spec.dims]
+        bounds = [(self.as_node(begin), self.as_node(end)) for begin, end, _ in spec.dims]
         self.emit("for", (), torch.int32, (), "loop", body=loop_body, blocks=blocks,
                   bounds=[b for pair in bounds for b in pair],
                   carried=[(var, init.node, final) for (_, init), var, final in zip(carried, vars_, finals)])
@@ -254,7 +254,9 @@ class DeviceLowering(ops.OpLowering):
         return value
 
     def eval_name(self, name: str) -> Any:
-        return self.eval(ast.Name(name, ast.Load(), lineno=self.lineno, col_offset=0))
+        node = ast.Name(name, ast.Load(), lineno=self.lineno, col_offset=0, end_lineno=self.lineno,
+                        end_col_offset=len(name))
+        return self.eval(node)
 
     # --- tiles and blocks ---------------------------------------------------------------------------
     def tile(self, begin_or_end: Any, end: Any, block_size: Any) -> TileLoopSpec:
