@@ -21,7 +21,9 @@ Adding a strategy takes a few lines: subclass `Strategy`, implement `_propose(n)
     class BestNeighbor(search.Strategy):
         def _propose(self, n):
             ranked = self.ranked()                      # [(config, time_ms)], fastest first
-            return self.space.neighbors(ranked[0][0])[:n] if ranked else [self.space.default()]
+            if not ranked:
+                return [self.space.default()]
+            return [c for c in self.space.neighbors(ranked[0][0]) if self.is_new(c)][:n]
 
     search.tune(space, objective, "best_neighbor", search.Budget(trials=50))
 """

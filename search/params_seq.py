@@ -17,7 +17,7 @@ from search.errors import InvalidValue
 from search.params import Boolean, Enum, Integer, Parameter, PowerOfTwo, contains, is_int, pick
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class _FrozenBool:
     """A bool inside a frozen value, so that True and 1 stay different keys."""
 

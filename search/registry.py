@@ -50,9 +50,10 @@ def strategy_class(name: str) -> type:
 
 
 def strategy_name(strategy: Any) -> str:
-    """The registry name of a strategy instance or class (its class name if it has none)."""
+    """The name of a strategy instance or class: its `name`, else its registered name, else its class name."""
     cls = strategy if isinstance(strategy, type) else type(strategy)
-    return getattr(cls, "name", "") or cls.__name__
+    registered = [name for name, known in _REGISTRY.items() if known is cls]
+    return getattr(cls, "name", "") or (registered[0] if registered else cls.__name__)
 
 
 def make_strategy(strategy: str | type | Any, space: Space, *, seed: int | None = None, **options: Any) -> Any:

@@ -112,7 +112,7 @@ class TestStrategyConformance:
         space = tiny_space()
         strategy = search.make_strategy(name, space, seed=0)
         configs = strategy.ask(10)
-        assert sorted(map(config_key, configs)) == sorted(map(config_key, space.enumerate()))
+        assert len(configs) == 6 and set(map(config_key, configs)) == set(map(config_key, space.enumerate()))
         assert strategy.ask(3) == []
         strategy.tell(configs, [1.0 + i for i in range(len(configs))])
         assert strategy.ask(3) == []
