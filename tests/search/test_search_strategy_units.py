@@ -1,0 +1,163 @@
+"""Unit tests of the Strategy base's safety net and of each built-in strategy's own mechanics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import search
+from search import Budget, Enum, Failure, ListOf, Permutation, PowerOfTwo, Space, config_key
+from search.strategies import CostModelSearch, Portfolio
+from search.strategies.pattern import paired_moves
+from search.strategies.tpe import _OptunaCodec
+from search_testkit import mixed_objective, mixed_space, small_objective, small_space
+
+
+class Stubborn(search.Strategy):
+    """Proposes the default again and again, plus configs outside the space."""
+
+    def _propose(self, n):
+        return [self.space.default()] * n + [{"block": 3}, {"nonsense": 1}]
+
+
+def test_the_base_keeps_batches_distinct_valid_and_full():
+    space = small_space()
+    strategy = Stubborn(space, seed=0)
+    first, second = strategy.ask(5), strategy.ask(5)
+    assert first[0] == space.default()
+    assert len({config_key(c) for c in first + second}) == 10 and all(space.contains(c) for c in first + second)
+    assert space.default() not in second
+
+
+def test_ask_and_tell_arguments_and_copies():
+    strategy = search.make_strategy("random", small_space(), seed=0)
+    assert strategy.ask(0) == []
+    with pytest.raises(ValueError, match="n >= 0"):
+        strategy.ask(-1)
+    batch = strategy.ask(2)
+    with pytest.raises(ValueError, match="2 configs but 1 outcomes"):
+        strategy.tell(batch, [1.0])
+    batch[0]["order"].append(5)  # callers may mutate what they got
+    assert all(small_space().contains(c) for c in strategy.pending)
+
+
+def test_genetic_starts_from_the_default_and_breeds_from_measured_parents():
+    space = mixed_space()
+    strategy = search.make_strategy("genetic", space, seed=0, population=6)
+    first = strategy.ask(6)
+    assert first[0] == space.default()
+    strategy.tell(first, mixed_objective(first))
+    children = strategy.ask(6)
+    parents = {config_key(c) for c in first}
+    assert not parents & {config_key(c) for c in children}
+    # a child shares most knobs with some measured parent (crossover + a few mutations)
+    for child in children:
+        assert max(sum(child[k] == p[k] for k in space.names) for p in first) >= len(space) // 2
+
+
+def test_pattern_paired_moves_double_one_block_and_halve_another():
+    space = Space({"block_m": PowerOfTwo(16, 128), "sizes": ListOf([PowerOfTwo(16, 64), PowerOfTwo(1, 8)])})
+    center = {"block_m": 32, "sizes": [32, 2]}
+    moves = paired_moves(space, center)
+    slots = lambda c: [c["block_m"], *c["sizes"]]  # noqa: E731
+    expected = []
+    for up in range(3):
+        for down in range(3):
+            values = slots(center)
+            values[up], values[down] = values[up] * 2, values[down] // 2
+            config = {"block_m": values[0], "sizes": values[1:]}
+            if up != down and space.contains(config):
+                expected.append(config)
+    assert sorted(map(config_key, moves)) == sorted(map(config_key, expected)) and len(moves) == 6
+
+
+def test_pattern_restarts_when_the_center_is_a_local_optimum():
+    space = small_space()
+    strategy = search.make_strategy("pattern", space, seed=0, paired_moves=False)
+    center = {"block": 64, "warps": 4, "stages": 3, "order": [0, 1]}
+    strategy.tell([center], [1.0])
+    moves = strategy.ask(20)
+    assert {config_key(c) for c in moves[:len(space.neighbors(center))]} == {
+        config_key(c) for c in space.neighbors(center)}
+    strategy.tell(moves, [2.0] * len(moves))
+    restart = strategy.ask(4)
+    assert all(sum(c[k] != center[k] for k in c) >= 1 for c in restart) and len(restart) == 4
+
+
+class RecordingModel:
+    """A model that predicts the block exponent, and records what it was fit on."""
+
+    def __init__(self):
+        self.fits = []
+
+    def fit(self, X, y):
+        self.fits.append((np.array(X), np.array(y)))
+        return self
+
+    def predict(self, X):
+        return np.asarray(X)[:, 0]
+
+
+def test_cost_model_fits_log_times_with_a_failure_penalty_and_exploits_predictions():
+    model = RecordingModel()
+    strategy = CostModelSearch(small_space(), seed=0, model=model, initial=4, explore=0.0, failure_penalty=1.0)
+    first = strategy.ask(4)
+    strategy.tell(first, [1.0, 2.0, 4.0, Failure("timeout")])
+    batch = strategy.ask(4)
+    X, y = model.fits[-1]
+    assert X.shape == (4, small_space().encoded_size)
+    assert y.tolist() == pytest.approx([0.0, np.log(2.0), np.log(4.0), np.log(4.0) + 1.0])
+    assert all(c["block"] == 16 for c in batch)  # the model says small blocks are fastest
+
+
+def test_cost_model_rejects_models_without_fit_and_predict():
+    with pytest.raises(TypeError, match="fit.*predict"):
+        CostModelSearch(small_space(), model=object())
+
+
+def test_tpe_codec_round_trips_every_parameter_type():
+    space = Space({**mixed_space().params, "big_order": Permutation(6)})
+    import optuna
+
+    codec = _OptunaCodec(space, optuna.distributions)
+    assert codec.distributions["block_m"] == optuna.distributions.IntDistribution(4, 8)
+    assert "block_sizes[1]" in codec.distributions and "big_order.rank5" in codec.distributions
+    assert codec.distributions["order"] == optuna.distributions.CategoricalDistribution(list(range(6)))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        config = space.sample(rng)
+        assert codec.from_params(codec.to_params(config)) == config
+
+
+class Oracle(search.Strategy):
+    """Walks the small space from its median config towards the optimum: improves often."""
+
+    def _propose(self, n):
+        ranked = sorted(self.space.enumerate(), key=lambda c: small_objective([c])[0])
+        todo = [c for c in reversed(ranked[: len(ranked) // 2]) if self.is_new(c)]
+        return todo[:n]
+
+
+class Dud(search.Strategy):
+    """Walks the small space from its worst config upwards: never improves on the oracle."""
+
+    def _propose(self, n):
+        ranked = sorted(self.space.enumerate(), key=lambda c: -small_objective([c])[0])
+        return [c for c in ranked if self.is_new(c)][:n]
+
+
+def test_portfolio_tells_every_member_and_favors_the_member_that_improves():
+    portfolio = Portfolio(small_space(), seed=0, members=[Dud, Oracle])
+    result = search.tune(small_space(), small_objective, portfolio, Budget(trials=60), batch_size=4)
+    assert all(len(m.told) == 60 for m in portfolio.members)
+    allocation = portfolio.allocation()
+    assert sum(allocation.values()) == 60
+    assert allocation["Oracle"] > 2 * allocation["Dud"]
+    assert result.best_time == min(r["time_ms"] for r in result.history)
+
+
+def test_portfolio_passes_member_options():
+    portfolio = Portfolio(small_space(), seed=0, members=["genetic", "random"],
+                          member_options={"genetic": {"population": 5}})
+    assert portfolio.members[0].options["population"] == 5
+    assert portfolio.member_names == ["genetic", "random"]
