@@ -49,6 +49,7 @@ MAX_ACCUMULATORS_PER_THREAD = 128  # fp32 accumulators a thread can hold without
 MIN_ACCUMULATORS_PER_THREAD = 32  # below this the tile under-uses the tensor cores
 INPUT_BYTES = 2  # bf16 / fp16 operands
 DEFAULT_SHAPES = "4096x4096x4096,8192x1024x512"
+FAIL_FAST_AFTER = 16  # a shape whose first configs all fail is broken, not slow: stop early
 TOLERANCES = {"bfloat16": 1e-2, "float16": 5e-3, "float32": 1e-4}  # relative Frobenius error
 
 
@@ -307,7 +308,7 @@ def _record_base(shape, dtype_name, space_fp, device_name, seed) -> dict:
         "source_hash": hashlib.sha256(inspect.getsource(matmul_kernel.fn).encode()).hexdigest()[:16],
         "key": {"shapes": [[m, k], [k, n]], "dtypes": [dtype_name, dtype_name]},
         "device": device_name,
-        "versions": {"torch": torch.__version__, "triton": triton.__version__,
+        "versions": {"torch": torch.__version__, "triton": triton.__version__, "cuda": torch.version.cuda,
                      "python": platform.python_version()},
         "space_fingerprint": space_fp,
         "strategy": "exhaustive",
@@ -370,6 +371,10 @@ def sweep_shape(shape, dtype_name, configs, compiled_ahead, bench: Bench, *, dev
             record["message"] = f"the pool worker failed, this process did not: {error}"
         record["elapsed_s"] = round(time.perf_counter() - t0, 3)
         records.append(record)
+        if trial + 1 == FAIL_FAST_AFTER and not any(r["status"] == "ok" for r in records):
+            print(f"{_shape_name(shape, dtype_name)}: the first {FAIL_FAST_AFTER} configs all failed, "
+                  f"stopping; first failure: {records[0]['status']}: {records[0].get('message')}")
+            break
         if (trial + 1) % 100 == 0:
             best = min((r["time_ms"] for r in records if r["status"] == "ok"), default=math.nan)
             print(f"{_shape_name(shape, dtype_name)}: {trial + 1}/{len(configs)} configs, "
@@ -427,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     smoke = args.smoke
     if smoke and os.environ.get("TRITON_INTERPRET") != "1":
-        parser.error("--smoke needs TRITON_INTERPRET=1 before triton is imported; run the script directly")
+        parser.error("--smoke needs TRITON_INTERPRET=1 before triton is imported: "
+                     "run `python -m experiments.collect_matmul_space --smoke`")
     device = "cpu" if smoke else "cuda"
     if device == "cuda" and not torch.cuda.is_available():
         parser.error("no CUDA device: use --dry-run or --smoke here")
@@ -440,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
 
     compiled_ahead: dict[str, tuple[float, str | None]] = {}
     if device == "cuda":
-        os.environ.setdefault("TRITON_CACHE_DIR", tempfile.mkdtemp(prefix="triton_cold_"))  # cold compiles
+        os.environ["TRITON_CACHE_DIR"] = tempfile.mkdtemp(prefix="triton_cold_")  # cold compiles, shared with the pool
         print(f"precompiling {len(configs)} configs on {args.workers} processes ...", flush=True)
         compiled_ahead = precompile(configs, shapes[0], dtype_name, args.workers,
                                     deadline_s=0.45 * 60 * args.max_minutes)
@@ -459,9 +465,11 @@ def main(argv: list[str] | None = None) -> int:
                     wall_s=round(time.perf_counter() - t0, 1), versions=records[0]["versions"] if records else {})
         write_outputs(args.out, name, records, space, meta)
         rows.append(summarize(name, shape, records, meta["baseline_ms"]))
+        if not rows[-1]["ok"]:
+            break  # the next shape would fail the same way
     print_table(rows)
     print(f"wrote {len(rows)} shape(s) to {args.out} in {time.perf_counter() - t0:.0f} s")
-    return 0
+    return 0 if all(row["ok"] for row in rows) else 1
 
 
 def print_table(rows: list[dict]) -> None:
