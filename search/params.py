@@ -29,32 +29,45 @@ class Parameter(Protocol):
     """The interface every parameter type offers (see DESIGN.md, "The typed parameter schema")."""
 
     @property
-    def default(self) -> Any: ...
+    def default(self) -> Any:
+        """The default value."""
 
     @property
-    def encoded_size(self) -> int: ...
+    def encoded_size(self) -> int:
+        """Number of floats in `encode`'s output."""
 
-    def sample(self, rng: np.random.Generator) -> Any: ...
+    def sample(self, rng: np.random.Generator) -> Any:
+        """A random value drawn with `rng`."""
 
-    def neighbors(self, value: Any) -> list[Any]: ...
+    def neighbors(self, value: Any) -> list[Any]:
+        """The values one step away from `value`."""
 
-    def mutate(self, value: Any, rng: np.random.Generator) -> Any: ...
+    def mutate(self, value: Any, rng: np.random.Generator) -> Any:
+        """A random variation of `value` (different from it when the domain allows)."""
 
-    def crossover(self, a: Any, b: Any, rng: np.random.Generator) -> Any: ...
+    def crossover(self, a: Any, b: Any, rng: np.random.Generator) -> Any:
+        """A value combining `a` and `b`."""
 
-    def validate(self, value: Any) -> Any: ...
+    def validate(self, value: Any) -> Any:
+        """The canonical form of `value`; raises InvalidValue with the bounds if it is invalid."""
 
-    def contains(self, value: Any) -> bool: ...
+    def contains(self, value: Any) -> bool:
+        """True if `validate` accepts `value`."""
 
-    def encode(self, value: Any) -> list[float]: ...
+    def encode(self, value: Any) -> list[float]:
+        """`value` as `encoded_size` floats."""
 
-    def decode(self, floats: Sequence[float]) -> Any: ...
+    def decode(self, floats: Sequence[float]) -> Any:
+        """The valid value nearest to an encoding."""
 
-    def cardinality(self) -> int: ...
+    def cardinality(self) -> int:
+        """Number of values."""
 
-    def values(self) -> Iterator[Any]: ...
+    def values(self) -> Iterator[Any]:
+        """Every value, in a fixed order."""
 
-    def to_json(self) -> dict[str, Any]: ...
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict with a "type" field."""
 
 
 def is_int(value: Any) -> bool:

@@ -4,7 +4,8 @@ Lookup rule: a config is matched exactly on its canonical form (`config_key`, af
 `space.normalize` when a space is given); the first record of a config wins. A config never
 recorded gets, with `missing="nearest"`, the answer of the recorded config nearest to it by
 Euclidean distance between `space.encode` vectors (ties go to the earliest record), or with
-`missing="invalid"` a `Failure("invalid")`.
+`missing="invalid"` a `Failure("invalid")`. Without `space`, only exact matches work: a miss
+raises ValueError under `missing="nearest"`.
 
 Clock: each answer charges the answering record's `compile_s` (0 if unknown) plus its benchmark
 time, `sum(times_ms)` or, without `times_ms`, `time_ms * repeats` (default 100 repeats), converted
@@ -35,8 +36,6 @@ class ReplayObjective:
                  missing: str = "nearest", repeats: int = DEFAULT_REPEATS):
         if missing not in ("nearest", "invalid"):
             raise ValueError(f"missing={missing!r}; use 'nearest' or 'invalid'")
-        if missing == "nearest" and space is None:
-            raise ValueError("missing='nearest' needs space= to measure distances between configs")
         if isinstance(records, (str, os.PathLike)):
             records = load_records(records)
         self.space = space
@@ -46,7 +45,7 @@ class ReplayObjective:
         self._by_key: dict[tuple, int] = {}
         for i, record in enumerate(self.records):
             self._by_key.setdefault(self._key(record["config"]), i)
-        self._rows, self._vectors = self._encode_records() if missing == "nearest" else ([], None)
+        self._rows, self._vectors = self._encode_records() if missing == "nearest" and space else ([], None)
         self._clock = 0.0
         self.hits = 0
         self.misses = 0
@@ -86,6 +85,9 @@ class ReplayObjective:
         if index is not None:
             return self.records[index], True
         if self.missing != "nearest" or self._vectors is None:
+            if self.missing == "nearest" and self.space is None:
+                raise ValueError("replay: a config was never recorded and missing='nearest' needs space= to "
+                                 "find the nearest recorded one; pass space= or missing='invalid'")
             return None, False
         try:
             vector = self.space.encode(self.space.normalize(config))

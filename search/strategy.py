@@ -7,7 +7,9 @@ A subclass sets `name` and `default_options` and implements two small hooks:
 
 The public `ask` enforces the contract around `_propose`: candidates are normalized, duplicates
 of anything asked before (pending or told) or earlier in the batch are dropped, and the shortfall
-is filled with random unseen configs, so a batch has n configs unless the space is exhausted.
+is filled with random unseen configs, so a batch has n configs unless the space is exhausted
+(for spaces over ENUMERATION_LIMIT configs, unless constraints are so tight that thousands of
+random draws find nothing new).
 The public `tell` normalizes outcomes (NaN and inf become failures), records them, tracks the
 best and then calls `_observe`.
 """
@@ -84,7 +86,11 @@ class Strategy:
         return [copy_config(c) for c in batch]
 
     def tell(self, configs: Sequence[Mapping[str, Any]], outcomes: Sequence[Outcome]) -> None:
-        """Record results: outcomes are times in ms, Measurements, Failures or failure kinds."""
+        """Record results: outcomes are times in ms, Measurements, Failures or failure kinds.
+
+        Configs need not have been asked (e.g. warm starts from records) but must be in the space
+        after `Space.normalize`; bad outcomes raise before anything is recorded.
+        """
         if len(configs) != len(outcomes):
             raise ValueError(f"tell got {len(configs)} configs but {len(outcomes)} outcomes")
         observations = [observe(o) for o in outcomes]

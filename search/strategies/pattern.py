@@ -27,6 +27,7 @@ def power_of_two_paths(space: Space) -> list[Path]:
     paths: list[Path] = []
 
     def visit(path: Path, param: Any) -> None:
+        """Collect the PowerOfTwo slots under `param`."""
         if isinstance(param, PowerOfTwo):
             paths.append(path)
         elif isinstance(param, ListOf):

@@ -51,8 +51,10 @@ def test_missing_invalid_and_recorded_failures():
     timeout, ok, missing = replay([_config(stages=1), _config(stages=2), _config(stages=4)])
     assert timeout.kind == "timeout" and ok.time_ms == 2.0 and missing == Failure("invalid", missing.message)
     assert replay.clock() == pytest.approx(2.0 + 2.0 * 10 / 1000)  # time_ms * repeats without times_ms
+    without_space = ReplayObjective(records)  # exact matches only
+    assert without_space([_config(stages=2)])[0].time_ms == 2.0
     with pytest.raises(ValueError, match="needs space="):
-        ReplayObjective(records)
+        without_space([_config(stages=4)])
 
 
 def test_tune_on_replay_spends_simulated_seconds():

@@ -161,3 +161,16 @@ def test_portfolio_passes_member_options():
                           member_options={"genetic": {"population": 5}})
     assert portfolio.members[0].options["population"] == 5
     assert portfolio.member_names == ["genetic", "random"]
+
+
+@pytest.mark.parametrize("failure, state, value", [("penalty", "COMPLETE", float("inf")), ("fail", "FAIL", None)])
+def test_tpe_tells_failures_as_a_penalty_or_as_failed_trials(failure, state, value):
+    strategy = search.make_strategy("tpe", small_space(), seed=0, failure=failure)
+    configs = strategy.ask(2)
+    strategy.tell(configs, [1.0, Failure("compile_error")])
+    strategy.tell([{"block": 16, "warps": 1, "stages": 1, "order": [1, 0]}], ["timeout"])  # never asked
+    trials = strategy._study.trials
+    assert [t.state.name for t in trials] == ["COMPLETE", state, state]
+    assert [t.value for t in trials] == [1.0, value, value]
+    with pytest.raises(ValueError, match="'penalty' or 'fail'"):
+        search.make_strategy("tpe", small_space(), failure="ignore")
