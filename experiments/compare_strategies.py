@@ -65,6 +65,25 @@ def _constraints_for(space_json: dict) -> list[search.Constraint] | None:
     return known if sorted(c.name for c in known) == names else None
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """Constraint predicate: the config is one of the recorded ones (picklable, unlike a lambda)."""
+
+    keys: frozenset
+
+    def __call__(self, config: dict) -> bool:
+        return search.config_key(config) in self.keys
+
+
+def _restrict_to_records(space: search.Space, records: Sequence[dict]) -> search.Space:
+    """If a sweep was cut short, the space less the configs it never measured, so that strategies
+    and the random-search baseline draw from the same population; else the space itself."""
+    keys = frozenset(search.config_key(r["config"]) for r in records)
+    if len(keys) >= len(space.enumerate()):
+        return space
+    return search.Space(space.params, [*space.constraints, search.Constraint("recorded", _Recorded(keys))])
+
+
 def recorded_problems(data_dir: Path) -> list[Problem]:
     """The GPU sweeps found in data_dir (files with a space JSON beside them; synthetic ones skipped)."""
     problems = []
@@ -76,7 +95,7 @@ def recorded_problems(data_dir: Path) -> list[Problem]:
         space = search.Space.from_json(space_json, constraints=_constraints_for(space_json))
         records = tuple(r for r in search.load_records(path) if r.get("strategy") == "exhaustive")
         if any(r["status"] == "ok" for r in records):
-            problems.append(Problem(path.stem, space, records))
+            problems.append(Problem(path.stem, _restrict_to_records(space, records), records))
     return problems
 
 
@@ -168,7 +187,8 @@ def _fmt(x: float, digits: int = 2) -> str:
 
 def format_tables(summary: dict[tuple[str, str], dict], problems: list[str], strategies: list[str]) -> str:
     """Markdown: a strategy x space grid of mean P, then one detailed row per (space, strategy)."""
-    lines = ["Mean P-score (0 = random search, 1 = optimum); * = beats random (one-sided t, 95%).", "",
+    lines = ["Mean P-score (0 = random search, 1 = optimum); * = beats random (one-sided t-test, 95%: "
+             "mean minus the one-sided margin > 0; the CI below is two-sided, so it can reach under 0).", "",
              "| strategy | " + " | ".join(problems) + " |", "|---|" + "---|" * len(problems)]
     for strategy in strategies:
         cells = []

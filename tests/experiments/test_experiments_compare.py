@@ -94,8 +94,12 @@ def test_recorded_sweeps_load_with_their_constraints(tmp_path):
     search.write_records(tmp_path / "synthetic_skipped.jsonl", records)  # no space JSON: ignored
     problems = compare.recorded_problems(tmp_path)
     assert [p.name for p in problems] == ["matmul_64x64x64_bfloat16"]
-    assert {c.name for c in problems[0].space.constraints} == set(collect.CONSTRAINT_PREDICATES)
+    # A cut-short sweep: its space keeps the matmul constraints and drops the configs never measured.
+    assert {c.name for c in problems[0].space.constraints} == {*collect.CONSTRAINT_PREDICATES, "recorded"}
+    assert sorted(map(search.config_key, problems[0].space.enumerate())) == sorted(map(search.config_key, configs))
     assert problems[0].optimum == 1.0
+    summary, runs = compare.compare(problems, ["random"], seeds=2, budget_fraction=1.0, budget_cap=20, jobs=2)
+    assert all(run["misses"] == 0 and run["trials"] == 20 for run in runs)  # every ask was a recorded config
 
 
 def test_main_writes_the_table(tmp_path):
