@@ -169,7 +169,7 @@ class KernelCodegen:
             self.line("pid = tl.program_id(0)")
             for i, b in enumerate(grid):
                 count = self.block_count(b)
-                stride = " * ".join(self.block_count(p) for p in grid[:i])
+                stride = " * ".join(_paren(self.block_count(p)) for p in grid[:i])
                 value = "pid" if not stride else f"pid // ({stride})"
                 self.line(f"pid_{i} = {value} % {_paren(count)}" if i < len(grid) - 1 else f"pid_{i} = {value}")
         for i, b in enumerate(grid):
