@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -129,6 +128,7 @@ class BoundKernel:
         self.blocks: list[Block] = []
         self.registered: dict[int, tuple[int, int]] = {}
         self.functions: list[DeviceFunction | None] = [None] * len(kernel.program.loops)
+        self.meta_args = _meta(args)
         self._trace(args)
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
                                         self.registered)
@@ -175,12 +175,29 @@ class BoundKernel:
             raise exc.InvalidConfig(f"invalid config {values}: {e}") from None
 
     def choose_config(self, args: tuple) -> dict[str, Any]:
-        """The config a plain call uses: ``config=``/``configs=``, else the default (with a warning)."""
-        if self.kernel.configs:
-            return self.normalize_config(self.kernel.configs[0])
-        if not self.settings.use_default_config:
-            _warn_default_once(self.kernel)
-        return self.config_space.default()
+        """The config a plain call uses: ``config=`` (or the fastest of ``configs=``), the default
+        when ``use_default_config`` is set, else the result of autotuning on ``args``."""
+        from ..autotune.serial import SerialObjective, autotune
+        configs = self.kernel.configs
+        if len(configs) == 1:
+            return self.normalize_config(configs[0])
+        if configs:
+            objective = SerialObjective(self, args)
+            candidates = [self.normalize_config(c) for c in configs]
+            timed = [(objective.evaluate(c), i) for i, c in enumerate(candidates)]
+            ok = [(m.time_ms, i) for m, i in timed if hasattr(m, "time_ms")]
+            if not ok:
+                raise exc.AutotuneError(f"none of the {len(configs)} given configs ran correctly")
+            return candidates[min(ok)[1]]
+        if self.settings.use_default_config:
+            return self.config_space.default()
+        return autotune(self, args)
+
+    def key_record(self) -> dict[str, Any]:
+        """The specialization key in the trial-record form (shapes and dtypes of tensor args)."""
+        tensors = [a for a in self.meta_args if isinstance(a, torch.Tensor)]
+        return {"shapes": [list(t.shape) for t in tensors], "dtypes": [str(t.dtype).replace("torch.", "")
+                                                                        for t in tensors]}
 
     def to_triton_code(self, config: Config | dict[str, Any] | None = None) -> str:
         """The Triton source (kernels and launchers) for ``config`` (default: the default config)."""
@@ -237,13 +254,3 @@ def _interpreted(launch: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-_warned: set[int] = set()
-
-
-def _warn_default_once(kernel: Kernel) -> None:
-    if id(kernel) in _warned:
-        return
-    _warned.add(id(kernel))
-    warnings.warn(
-        f"{kernel.fn.__name__}: no config given, using the default config without autotuning; pass "
-        "config=helion.Config(...) or set HELION_USE_DEFAULT_CONFIG=1 to silence this", stacklevel=3)
