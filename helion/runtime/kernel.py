@@ -76,7 +76,8 @@ class Kernel:
         if runner is None:
             try:
                 bound = self.bind(args)
-                runner = self._runners[key] = bound.compile_config(bound.choose_config(args))
+                bound.chosen_config = Config(bound.choose_config(args))
+                runner = self._runners[key] = bound.compile_config(bound.chosen_config)
             except exc.HelionError as e:
                 raise e.with_traceback(None) from None
         return runner(*args)
@@ -133,6 +134,7 @@ class BoundKernel:
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
                                         self.registered)
         self._compiled: dict[str, Callable[..., Any]] = {}
+        self.chosen_config: Config | None = None  # what a plain call picked (tuned or given)
         self.numel_max = max([a.numel() for a in args if isinstance(a, torch.Tensor)], default=0)
 
     # --- tracing --------------------------------------------------------------------------------
