@@ -23,6 +23,7 @@ the runner-up by at least `OPTIMUM_MARGIN`.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import zlib
@@ -279,8 +280,6 @@ def _separate_optimum(records: list[dict]) -> None:
 
 def write_landscape(landscape: Landscape, out_dir: Path) -> Path:
     """Writes <name>.jsonl and <name>.space.json into out_dir; returns the JSONL path."""
-    import json
-
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"synthetic_{landscape.name}.jsonl"
     search.write_records(path, landscape.records)
