@@ -8,9 +8,10 @@ with CUDA events (warm-up, L2 flush before each repeat, median). One JSONL file 
 shape (see DESIGN.md, "Trial records") and the space's JSON are written next to each other so that
 `search.ReplayObjective` can replay the sweep.
 
-GPU run (one H100, about 5-8 minutes for both default shapes)::
+GPU run (one H100; configs compile ahead in a process pool, then each shape is swept; the run
+stops itself after --max-minutes, 7 by default, writing what it measured)::
 
-    python -m experiments.collect_matmul_space --out "$OUT"
+    PYTHONPATH=$PWD python3 -m experiments.collect_matmul_space --out "$OUT"
 
 Without a GPU: ``--dry-run`` prints the space's size; ``--smoke`` runs a few configs at a tiny
 shape in Triton's interpreter on CPU (fp32 inputs).
