@@ -357,7 +357,7 @@ class OpLowering:
         dims = a.node.dims[:-1] + (b.node.dims[-1],)
         if a.ndim == 3 and a.node.dims[0] != b.node.dims[0]:
             raise exc.ShapeMismatch("hl.dot: batch dimensions differ")
-        for d in (*dims, k_a):
+        for d in (*dims[-2:], k_a):  # tl.dot needs M, N, K >= 16 (batch dims are free)
             if d.block is not None:
                 self.blocks[d.block].min_size = 16
         common = torch.promote_types(a.dtype, b.dtype)

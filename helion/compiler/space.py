@@ -88,6 +88,8 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
         low, high = tile_bounds(b, registered)
         if has_dot and b.min_size >= 16:
             size = min(high, 64 if b.extent is None or b.extent >= 64 else max(low, 16))
+        elif has_dot:
+            size = low  # batch dims of a matmul: one matrix per program
         else:
             size = min(high, max(low, next_power_of_2(budget)))
             budget = max(1, budget // size)

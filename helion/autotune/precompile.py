@@ -1,0 +1,56 @@
+"""Compiles a config's kernels for an NVIDIA target without a GPU (``triton.compile``).
+
+Used to check GPU code paths on CPU machines and to read resources (registers, spills, shared
+memory) for trial records; the compile workers of the tuning engine build on it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from ..compiler import codegen
+from .. import exc
+
+_SIG = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16", torch.float64: "fp64",
+        torch.int64: "i64", torch.int32: "i32", torch.int16: "i16", torch.int8: "i8", torch.uint8: "u8",
+        torch.bool: "i1"}
+
+
+def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> list[dict[str, Any]]:
+    """Compile every device loop of ``bound`` under ``config`` for ``sm_<arch>``.
+
+    Returns per kernel: name, registers, spills, shared memory bytes. Raises on compile errors.
+    """
+    from ..runtime.loader import load_module
+    cfg = bound.normalize_config(config)
+    results = []
+    for fn in bound.functions:
+        if fn is None:
+            continue
+        gen = codegen.KernelCodegen(fn, cfg, gpu=True, dot_precision=bound.settings.dot_precision)
+        module = load_module(gen.generate(), interpret=False, cache_dir=bound.settings.cache_dir)
+        kernel = getattr(module, gen.kernel_name())
+        signature: dict[str, str] = {}
+        constexprs: dict[tuple[int, ...], int] = {}
+        symbols = {b.symbol: gen.cfg.sizes[b.id] for b in fn.blocks}
+        for i, name in enumerate(gen.params()):
+            if name in fn.tensor_args:
+                signature[name] = "*" + _SIG[fn.tensor_args[name].dtype]
+            elif name in fn.scalar_args:
+                signature[name] = "fp32"
+            else:
+                signature[name] = "constexpr"
+                constexprs[(i,)] = symbols[name]
+        try:
+            compiled = triton.compile(ASTSource(kernel, signature, constexprs), target=GPUTarget("cuda", arch, 32),
+                                      options={"num_warps": gen.cfg.num_warps, "num_stages": gen.cfg.num_stages})
+        except Exception as e:  # noqa: BLE001
+            raise exc.HelionError(f"{fn.name}: compile for sm_{arch} failed: {str(e).splitlines()[0]}") from e
+        metadata = compiled.metadata
+        results.append({"kernel": fn.name, "shared_bytes": getattr(metadata, "shared", None),
+                        "registers": getattr(compiled, "n_regs", None), "spills": getattr(compiled, "n_spills", None)})
+    return results
