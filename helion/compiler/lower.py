@@ -68,6 +68,7 @@ class DeviceLowering(ops.OpLowering):
             except Exception as e:  # noqa: BLE001 - every other failure becomes a located error
                 raise exc.InternalError(f"{type(e).__name__}: {e}").at(
                     self.source.filename, self.lineno) from None
+        remove_dead_nodes(self.body)
         return DeviceFunction(self.name, self.blocks, grid_blocks, self.tensor_args, self.scalar_args,
                               self.loop.captured, self.body, self.uses_libdevice)
 
@@ -364,6 +365,32 @@ class _LoopLocal:
 _AUG_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floor_divide",
             ast.Mod: "remainder", ast.Pow: "pow", ast.BitAnd: "bitwise_and", ast.BitOr: "bitwise_or",
             ast.BitXor: "bitwise_xor", ast.MatMult: "matmul"}
+
+
+_EFFECTS = ("store", "atomic_add", "for")
+
+
+def remove_dead_nodes(body: list[Node]) -> None:
+    """Drop nodes whose values nobody reads (e.g. a product fused into a dot accumulator)."""
+    while True:
+        used = {id(d) for n in iter_nodes(body) for d in n.inputs()}
+        removed = _prune(body, used)
+        if not removed:
+            return
+
+
+def _prune(nodes: list[Node], used: set[int]) -> bool:
+    removed = False
+    keep = []
+    for node in nodes:
+        if node.body is not None:
+            removed |= _prune(node.body, used)
+        if node.op in _EFFECTS or id(node) in used:
+            keep.append(node)
+        else:
+            removed = True
+    nodes[:] = keep
+    return removed
 
 
 def iter_nodes(nodes: list[Node]) -> Iterator[Node]:

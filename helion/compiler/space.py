@@ -69,12 +69,30 @@ def _max_numel(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
     return largest
 
 
+def _contiguous_weight(functions: list[DeviceFunction]) -> dict[int, int]:
+    """Per block, the elements of the tensors whose stride-1 dimension it indexes: the blocks
+    that deserve the wide (coalesced) block sizes."""
+    weight: dict[int, int] = {}
+    for fn in functions:
+        for node in fn.walk():
+            if node.op in ("load", "store", "atomic_add"):
+                arg = fn.tensor_args[node.attrs["tensor"]]
+                numel = 1
+                for size in arg.shape:
+                    numel *= size
+                for kind, payload, tdim in node.attrs["terms"]:
+                    if kind == "block" and arg.strides[tdim] == 1:
+                        weight[payload] = weight.get(payload, 0) + numel
+    return weight
+
+
 def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
                        registered: dict[int, tuple[int, int]]) -> dict[str, Any]:
     """A reasonable untuned config: matmul tiles of 64, else ~4096 elements per program."""
     tiles = sorted((b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)
     reductions = sorted((b for b in blocks if b.kind == "reduction"), key=lambda b: b.knob)
     has_dot = any(n.op == "dot" for f in functions for n in f.walk())
+    k_blocks = {n.attrs["k_block"] for f in functions for n in f.walk() if n.op == "dot"}
     reduction_loops: list[Any] = []
     persistent = 1
     for b in reductions:
@@ -83,18 +101,30 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
         reduction_loops.append(2048 if looped else None)
         persistent = max(persistent, 2048 if looped else size)
     budget = max(1, DEFAULT_NUMEL // persistent)
-    sizes: list[int] = []
-    for b in reversed(tiles):  # the last tiled dim is usually the contiguous one
+    weight = _contiguous_weight(functions)
+    by_knob: dict[int, int] = {}
+    order = sorted(reversed(tiles), key=lambda b: -weight.get(b.id, 0))  # stride-1 dims first
+    top = [b for b in order if weight.get(b.id, 0) == weight.get(order[0].id, 0) > 0] if order else []
+    if len(top) > 1 and not has_dot:  # e.g. a transpose: both dims are contiguous somewhere
+        share = next_power_of_2(int(budget ** (1 / len(top)))) if budget > 1 else 1
+        for b in top:
+            by_knob[b.knob] = min(tile_bounds(b, registered)[1], share)
+            budget = max(1, budget // by_knob[b.knob])
+    for b in order:
+        if b.knob in by_knob:
+            continue
         low, high = tile_bounds(b, registered)
         if has_dot and b.min_size >= 16:
-            size = min(high, 64 if b.extent is None or b.extent >= 64 else max(low, 16))
+            large = b.extent is None or b.extent >= 2048
+            wide = 64 if b.id in k_blocks else (128 if large else 64)
+            size = min(high, wide if b.extent is None or b.extent >= 64 else max(low, 16))
         elif has_dot:
             size = low  # batch dims of a matmul: one matrix per program
         else:
             size = min(high, max(low, next_power_of_2(budget)))
             budget = max(1, budget // size)
-        sizes.append(size)
-    sizes.reverse()
+        by_knob[b.knob] = size
+    sizes = [by_knob[b.knob] for b in tiles]
     numel = persistent
     for s in sizes:
         numel *= s
