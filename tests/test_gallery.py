@@ -1,8 +1,9 @@
 """Every gallery kernel, at every test size, in fp32 and fp16, against its PyTorch reference.
 
 CPU tensors run through Triton's interpreter (bf16 arithmetic is broken there, so no bf16 here).
-The kernels are compiled with their config space's default config; one call per kernel also goes
-through the user's path, ``kernel(*args)``.
+The kernels are compiled with their config space's default config. One call per kernel also goes
+through the user's path with a fixed ``config=``, and a few kernels are called with nothing fixed,
+so that they autotune (briefly) before running.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import warnings
 
 import pytest
 import torch
+
+import helion
 
 from experiments.kernels import GALLERY, all_kernels, reference_for
 from experiments.kernels.checking import (
@@ -66,16 +69,33 @@ def test_default_config_matches_reference(module_name: str, kernel_name: str, si
     _run_and_check(module_name, kernel_name, size, dtype, _with_default_config)
 
 
-def _as_a_user(kernel, args):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the one-time "using the default config" warning
-        return kernel(*args)
+def _with_config_argument(kernel, args):
+    """A user fixing the config: ``helion.kernel(fn, config=helion.Config(...))``, then a plain call."""
+    default = kernel.bind(args).config_space.default()
+    fixed = helion.kernel(kernel.fn, config=helion.Config(**default), settings=kernel.settings)
+    return fixed(*args)
 
 
 @pytest.mark.parametrize(("module_name", "kernel_name"), _kernel_cases())
-def test_calling_the_kernel_matches_reference(module_name: str, kernel_name: str) -> None:
+def test_calling_with_a_fixed_config_matches_reference(module_name: str, kernel_name: str) -> None:
     module = GALLERY[module_name]
-    _run_and_check(module_name, kernel_name, module.CONFIG_SIZE, torch.float32, _as_a_user)
+    _run_and_check(module_name, kernel_name, module.CONFIG_SIZE, torch.float32, _with_config_argument)
+
+
+def _autotuned(kernel, args):
+    """A plain call with nothing fixed: the kernel tunes itself (a short search, to keep CPU time low)."""
+    tuned = helion.kernel(kernel.fn, settings=kernel.settings, autotune_max_trials=4, autotune_progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tuned(*args)
+
+
+@pytest.mark.parametrize(
+    ("module_name", "kernel_name", "size"),
+    [("add", "add", (37, 100, "row")), ("softmax", "softmax", (37, 100)), ("matmul", "matmul", (37, 40, 50))],
+)
+def test_autotuned_call_matches_reference(module_name: str, kernel_name: str, size: tuple) -> None:
+    _run_and_check(module_name, kernel_name, size, torch.float32, _autotuned)
 
 
 def test_gallery_modules_are_complete() -> None:

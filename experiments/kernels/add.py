@@ -50,6 +50,6 @@ def make_args(
 
 
 SIZES = [(64, 64, "row"), (37, 100, "col"), (1, 130, "row"), (70, 33, "none")]
-CONFIG_SIZE = (37, 100, "row")
+CONFIG_SIZE = (23, 70, "col")
 GPU_SIZES = [(16384, 4096, "row"), (16384, 4096, "none")]
 TOLERANCE = POINTWISE

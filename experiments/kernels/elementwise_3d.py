@@ -47,6 +47,6 @@ def make_args(
 
 
 SIZES = [(4, 16, 64), (3, 37, 50), (2, 5, 130)]
-CONFIG_SIZE = (3, 37, 50)
+CONFIG_SIZE = (3, 19, 34)
 GPU_SIZES = [(64, 512, 2048)]
 TOLERANCE = TRANSCENDENTAL
