@@ -33,6 +33,10 @@ class UnsupportedSyntax(HelionError):
     """Python syntax that device code does not support."""
 
 
+class UndefinedName(HelionError):
+    """Device code reads a name that is defined nowhere."""
+
+
 class UnsupportedOperation(HelionError):
     """A torch or Python operation with no device lowering."""
 

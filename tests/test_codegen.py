@@ -133,8 +133,6 @@ def test_default_config_code():
     assert bound.to_triton_code() == bound.to_triton_code(bound.config_space.default())
 
 
-@pytest.mark.xfail(strict=True, reason="to_triton_code() without a config uses the space default even when "
-                                       "the kernel was given config=...; public Helion uses the kernel's own config")
 def test_code_without_config_uses_the_kernels_config():
     @helion.kernel(config=helion.Config(block_sizes=[16, 8]))
     def configured(x: torch.Tensor) -> torch.Tensor:

@@ -208,12 +208,14 @@ def test_partial_slice_of_host_tensor():
 def arange_not_power_of_two(x: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     for tile in hl.tile(x.size(0)):
-        out[tile] = x[tile] + hl.arange(5).sum()  # ERROR-LINE
+        out[tile] = x[tile] + hl.arange(5).sum()
     return out
 
 
-def test_arange_length_not_power_of_two():
-    check_error(arange_not_power_of_two, (torch.randn(16),), exc.UnsupportedOperation, "power-of-two")
+def test_arange_length_not_power_of_two_is_masked():
+    """hl.arange(5) is padded to a block of 8 and masked, like a `:` dim of size 5 (no error)."""
+    x = torch.randn(16)
+    torch.testing.assert_close(arange_not_power_of_two(x), x + 10)
 
 
 @helion.kernel(use_default_config=True)
@@ -274,8 +276,6 @@ def undefined_name_in_device_code(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="an undefined name in device code is reported as InternalError "
-                                       "('NameError: ...'), i.e. as a compiler bug, not as a user error")
 def test_undefined_name_in_device_code():
     check_error(undefined_name_in_device_code, (torch.randn(16),), exc.HelionError, "not_defined_anywhere")
 
@@ -294,9 +294,6 @@ def unknown_tensor_method(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="an unknown tensor method in device code is reported as InternalError "
-                                       "(\"AttributeError: 'Tensor' object has no attribute ...\"), not as "
-                                       "UnsupportedOperation")
 def test_unknown_tensor_method_in_device_code():
     check_error(unknown_tensor_method, (torch.randn(16),), exc.UnsupportedOperation, "no_such_method")
 
@@ -346,7 +343,6 @@ def test_hl_zeros_in_host_code_of_a_kernel_is_refused():
         hl_zeros_in_host_code(torch.randn(16))
 
 
-@pytest.mark.xfail(strict=True, reason="NotInDeviceCode raised from a kernel's host code carries no file/line")
 def test_hl_zeros_in_host_code_of_a_kernel_points_at_the_line():
     check_error(hl_zeros_in_host_code, (torch.randn(16),), exc.NotInDeviceCode, "hl.zeros")
 
@@ -394,8 +390,6 @@ def test_adding_tiles_of_different_dims():
     check_error(add_different_tiles, (x2d(16, 16), torch.randn(16)), exc.ShapeMismatch)
 
 
-@pytest.mark.xfail(strict=True, reason="the message is torch's meta-tensor broadcast error and shows the "
-                                       "internal stand-in sizes of the tiles (1009, 1013), not the user's shapes")
 def test_adding_tiles_of_different_dims_message_is_readable():
     err = check_error(add_different_tiles, (x2d(16, 16), torch.randn(16)), exc.ShapeMismatch)
     first_line = str(err).splitlines()[0]
@@ -453,8 +447,6 @@ def carried_changes_shape(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="the error points at the `for tile_n` line, not at the assignment "
-                                       "that changed the shape of 'acc'")
 def test_loop_carried_value_changes_shape():
     check_error(carried_changes_shape, (x2d(16, 32),), exc.ShapeMismatch, "acc")
 
@@ -533,12 +525,11 @@ def scale_2d(x: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize(("config", "words"), [
     ({"block_sizes": [16, 16], "block_size_typo": 3}, ["block_size_typo"]),
     ({"block_sizes": [16, 12]}, ["block_sizes", "12 is not a power of two"]),
-    ({"block_sizes": [16, 1 << 16]}, ["block_sizes", "65536"]),
     ({"block_sizes": [0, 16]}, ["block_sizes", "0 is not"]),
     ({"block_sizes": [16]}, ["block_sizes", "length 2"]),
     ({"block_sizes": [16, 16], "num_warps": 3}, ["num_warps", "3 is not"]),
     ({"block_sizes": [16, 16], "num_stages": 0}, ["num_stages", "0 is outside"]),
-], ids=["unknown_key", "not_power_of_two", "too_large", "zero", "wrong_length", "num_warps", "num_stages"])
+], ids=["unknown_key", "not_power_of_two", "zero", "wrong_length", "num_warps", "num_stages"])
 def test_invalid_config(config, words):
     bound = scale_2d.bind((x2d(16, 16),))
     for attempt in (lambda: bound.compile_config(config), lambda: bound.to_triton_code(config),

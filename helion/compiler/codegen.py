@@ -270,7 +270,7 @@ class KernelCodegen:
             if isinstance(arg, Node) and (op.cast_args is None or i in op.cast_args):
                 text = self.cast_text(text, arg.dtype, compute, scalar=arg.rank == 0)
             operands.append(text)
-        expr = op.render(operands, node.attrs["kw"], self.gpu)
+        expr = op.render(operands, {**node.attrs["kw"], "_float": compute.is_floating_point}, self.gpu)
         if node.dtype != torch.bool:
             expr = self.cast_text(expr, compute, node.dtype)
         self.assign(node, expr)
@@ -283,6 +283,10 @@ class KernelCodegen:
 
     def op_arange(self, node: Node) -> None:
         begin = self.ref(node.args[0])
+        block = node.dims[0].block
+        if block is not None and self.fn.block(block).kind == "reduction" and begin == "0":
+            self.alias[id(node)] = f"indices_{block}"
+            return
         expr = f"tl.arange(0, {self.size_text(node.dims[0])})"
         self.assign(node, expr if begin == "0" else f"{begin} + {expr}")
 

@@ -54,6 +54,7 @@ class DeviceLowering(ops.OpLowering):
         self.uses_libdevice = False
         self.env: dict[str, Any] = {n: self._wrap_host(n, v) for n, v in host_values.items()}
         self._code_cache: dict[int, Any] = {}
+        self.assigned_at: dict[str, int | None] = {}
 
     # --- entry -------------------------------------------------------------------------------
     def run(self) -> DeviceFunction:
@@ -65,6 +66,8 @@ class DeviceLowering(ops.OpLowering):
                 self.walk(self.loop.node.body)
             except exc.HelionError as e:
                 raise e.at(self.source.filename, self.lineno) from None
+            except NameError as e:
+                raise exc.UndefinedName(f"{e} in device code").at(self.source.filename, self.lineno) from None
             except Exception as e:  # noqa: BLE001 - every other failure becomes a located error
                 raise exc.InternalError(f"{type(e).__name__}: {e}").at(
                     self.source.filename, self.lineno) from None
@@ -169,6 +172,7 @@ class DeviceLowering(ops.OpLowering):
                 value.node.name = self.fresh_name(target.id, user=True)
                 value.node.attrs["named"] = True
             self.env[target.id] = value
+            self.assigned_at[target.id] = self.lineno
         elif isinstance(target, (ast.Tuple, ast.List)):
             values = list(value) if not isinstance(value, DeviceValue) else None
             if values is None or len(values) != len(target.elts):
@@ -221,9 +225,11 @@ class DeviceLowering(ops.OpLowering):
         finals = []
         for (name, init), var in zip(carried, vars_):
             final = self.env[name]
+            self.lineno = self.assigned_at.get(name, line)
             if not isinstance(final, DeviceValue):
                 raise exc.UnsupportedOperation(f"loop-carried {name!r} must stay a device value")
             finals.append(self.coerce_carried(final, var, name))
+        self.lineno = line
         loop_body, self.body = self.body, outer_body
         bounds = [(self.as_node(begin), self.as_node(end)) for begin, end, _ in spec.dims]
         self.emit("for", (), torch.int32, (), "loop", body=loop_body, blocks=blocks,
@@ -343,8 +349,6 @@ class DeviceLowering(ops.OpLowering):
             end_node = self.as_node(end, torch.int32)
             return DeviceValue(self.emit("tile_end", (end_node,), torch.int32, (), "end", block=b))
         if attr == "block_size":
-            if block.fixed is not None:
-                return block.fixed
             return DeviceValue(self.emit("block_size", (), torch.int32, (), "block_size", block=b))
         if attr == "id":
             return DeviceValue(self.emit("tile_id", (begin if isinstance(begin, int) else self.as_node(begin),),

@@ -7,6 +7,7 @@ for the symbolic dims (a distinct prime per block), so torch's own promotion and
 from __future__ import annotations
 
 import collections
+import re
 from typing import Any
 
 import torch
@@ -49,6 +50,8 @@ class OpLowering:
             return type(value)(self.meta(v) for v in value)
         if isinstance(value, hl.RegisteredBlockSize):
             return _PRIMES[value.block_id]
+        if isinstance(value, DeviceValue) and value.node.op == "block_size":
+            return _PRIMES[value.node.attrs["block"]]
         return value
 
     def dims_of(self, meta: torch.Tensor) -> tuple[Dim, ...]:
@@ -61,10 +64,30 @@ class OpLowering:
             return fn(*self.meta(tuple(args)), **{k: self.meta(v) for k, v in kwargs.items()})
         except exc.HelionError:
             raise
+        except AttributeError as e:
+            raise exc.UnsupportedOperation(f"{getattr(fn, '__name__', fn)} is not supported in device code "
+                                           f"({e})") from None
         except (RuntimeError, TypeError, ValueError, IndexError) as e:
-            message = str(e).split("\n")[0]
+            message = self.readable(str(e).split("\n")[0])
             error = exc.ShapeMismatch if "size" in message or "shape" in message else exc.DtypeMismatch
             raise error(f"{getattr(fn, '__name__', fn)}: {message}") from None
+
+    def describe(self, dims: tuple[Dim, ...]) -> str:
+        """Dims for messages: tiles and `:` dims by kind, literal sizes as numbers."""
+        names = []
+        for d in dims:
+            if d.block is None:
+                names.append(str(d.size))
+            else:
+                kind = self.blocks[d.block].kind
+                names.append(f"<{'tile' if kind != 'reduction' else ':'} block {d.block}>")
+        return "[" + ", ".join(names) + "]"
+
+    def readable(self, message: str) -> str:
+        """Torch's messages mention the stand-in sizes of block dims; name the blocks instead."""
+        for block in self.blocks:
+            message = re.sub(rf"\b{_PRIMES[block.id]}\b", f"<block {block.id}>", message)
+        return message
 
     # --- helpers --------------------------------------------------------------------------------
     def as_node(self, value: Any, dtype: torch.dtype | None = None) -> Any:
@@ -257,7 +280,8 @@ class OpLowering:
                 ok = False
             if not ok:
                 raise exc.ShapeMismatch(
-                    f"loop-carried {name!r} changes shape from {list(var.dims)} to {list(final.node.dims)}")
+                    f"loop-carried {name!r} changes shape from {self.describe(var.dims)} to "
+                    f"{self.describe(final.node.dims)}; keep the shape it had before the loop")
             final = DeviceValue(self.emit("view", (final.node,), final.dtype, var.dims, "v", kind="broadcast"))
         return self.cast(final, var.dtype).node
 
@@ -268,9 +292,10 @@ class OpLowering:
 
     def arange(self, *args: Any, dtype: torch.dtype | None = None) -> DeviceValue:
         begin, end = (0, args[0]) if len(args) == 1 else (args[0], args[1])
-        dims = self.shape_dims([end]) if not isinstance(end, int) else (Dim(size=end - begin),)
-        if isinstance(end, int) and (end - begin) & (end - begin - 1):
-            raise exc.UnsupportedOperation("hl.arange(n) needs a power-of-two length")
+        if isinstance(end, int) and isinstance(begin, int):
+            dims = self.shape_dims([end - begin])  # an int length shares the `:` dim of that size
+        else:
+            dims = self.shape_dims([end])
         node = self.emit("arange", (begin if isinstance(begin, int) else self.as_node(begin),),
                          torch.int32, dims, "arange")
         return self.cast(DeviceValue(node), dtype or torch.int32)
@@ -304,7 +329,7 @@ class OpLowering:
         vdims = value.node.dims
         if len(vdims) > len(dims) or any(v != ONE and v != d for v, d in zip(vdims[::-1], dims[::-1])):
             raise exc.ShapeMismatch(
-                f"cannot store a value of shape {list(vdims)} into an index of shape {list(dims)}")
+                f"cannot store a value of shape {self.describe(vdims)} into an index of shape {self.describe(dims)}")
         return self.cast(value, dtype).node
 
     def index_terms(self, arg: Any, index: list[Any]) -> tuple[list[tuple], tuple[Dim, ...]]:

@@ -55,6 +55,22 @@ def _pow(a: list[str], kw: dict[str, Any], gpu: bool) -> str:
     return f"tl.exp2({exponent} * tl.log2({base}))"
 
 
+def _floor_divide(a: list[str], kw: dict[str, Any], gpu: bool) -> str:
+    x, y = a
+    if kw.get("_float"):
+        return f"tl.floor({x} / {y})"
+    q = f"({x} // {y})"  # Triton truncates toward zero; torch floors
+    return f"tl.where((({x} % {y}) != 0) & (({x} < 0) != ({y} < 0)), {q} - 1, {q})"
+
+
+def _remainder(a: list[str], kw: dict[str, Any], gpu: bool) -> str:
+    x, y = a
+    if kw.get("_float"):
+        return f"({x} - tl.floor({x} / {y}) * {y})"
+    r = f"({x} % {y})"  # the sign of the result follows the divisor, as in torch
+    return f"tl.where(({r} != 0) & (({r} < 0) != ({y} < 0)), {r} + {y}, {r})"
+
+
 def _clamp(a: list[str], kw: dict[str, Any], gpu: bool) -> str:
     out = a[0]
     if a[1] != "None":
@@ -66,7 +82,7 @@ def _clamp(a: list[str], kw: dict[str, Any], gpu: bool) -> str:
 
 POINTWISE: dict[str, PointwiseOp] = {
     "add": _infix("+"), "sub": _infix("-"), "mul": _infix("*"), "div": _infix("/"),
-    "true_divide": _infix("/"), "floor_divide": _infix("//"), "remainder": _infix("%"),
+    "true_divide": _infix("/"), "floor_divide": PointwiseOp(_floor_divide), "remainder": PointwiseOp(_remainder),
     "eq": _infix("=="), "ne": _infix("!="), "lt": _infix("<"), "le": _infix("<="), "gt": _infix(">"),
     "ge": _infix(">="), "bitwise_and": _infix("&"), "bitwise_or": _infix("|"), "bitwise_xor": _infix("^"),
     "logical_and": _infix("&"), "logical_or": _infix("|"),

@@ -80,6 +80,10 @@ def atomic_add(tensor: torch.Tensor, index: Sequence[Any], value: Any, sem: str 
 def register_block_size(min_or_max: int, max_or_none: int | None = None, /) -> RegisteredBlockSize:
     """Host code: declare a tunable block size (in ``[min, max]``) for use in device code."""
     low, high = (1, min_or_max) if max_or_none is None else (min_or_max, max_or_none)
+    from ._dispatch import active
+    executor = active()
+    if executor is not None and hasattr(executor, "register_block_size"):  # reference mode
+        return executor.register_block_size(int(low), int(high))
     tracer = host_tracer()
     block_id = tracer.register_block_size(low, high) if tracer is not None else None
     return RegisteredBlockSize(block_id, int(low), int(high))

@@ -84,7 +84,8 @@ class Kernel:
 
     def run_reference(self, *args: Any) -> Any:
         """Run the kernel eagerly in PyTorch (reference mode)."""
-        with executing(ReferenceExecutor()):
+        sizes = list(self.configs[0].get("block_sizes", [])) if self.configs else None
+        with executing(ReferenceExecutor(sizes)):
             return self.fn(*args)
 
     def reset(self) -> None:
@@ -152,7 +153,16 @@ class BoundKernel:
 
         host = program.make_host_fn(trace_launch)
         with tracing_host(self):
-            host(*_meta(args))
+            try:
+                host(*_meta(args))
+            except exc.HelionError as e:
+                if e.lineno is None:
+                    tb = e.__traceback__
+                    while tb is not None:
+                        if tb.tb_frame.f_code.co_filename == program.source.filename:
+                            e.at(program.source.filename, tb.tb_lineno)
+                        tb = tb.tb_next
+                raise
 
     def register_block_size(self, low: int, high: int) -> int:
         """Called by ``hl.register_block_size`` while tracing host code."""
@@ -171,10 +181,25 @@ class BoundKernel:
         if unknown:
             raise exc.InvalidConfig(f"unknown config keys {sorted(unknown)}; this kernel's knobs are "
                                     f"{list(self.config_space.names)}")
+        values = self._clamp_block_sizes(values)
         try:
             return self.config_space.normalize(values)
         except (search.InvalidConfig, search.InvalidValue, ValueError) as e:
             raise exc.InvalidConfig(f"invalid config {values}: {e}") from None
+
+    def _clamp_block_sizes(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Powers of two beyond a dimension's bounds are clamped (a config written for larger
+        inputs still runs); anything else is left for ``normalize`` to reject."""
+        sizes = values.get("block_sizes")
+        param = self.config_space.params.get("block_sizes")
+        if not isinstance(sizes, (list, tuple)) or param is None or len(sizes) != len(param.elements):
+            return values
+        clamped = []
+        for size, item in zip(sizes, param.elements):
+            if isinstance(size, int) and size > 0 and not size & (size - 1):
+                size = min(max(size, item.low), item.high)
+            clamped.append(size)
+        return {**values, "block_sizes": clamped}
 
     def choose_config(self, args: tuple) -> dict[str, Any]:
         """The config a plain call uses: ``config=`` (or the fastest of ``configs=``), the default
@@ -203,7 +228,9 @@ class BoundKernel:
 
     def to_triton_code(self, config: Config | dict[str, Any] | None = None) -> str:
         """The Triton source (kernels and launchers) for ``config`` (default: the default config)."""
-        cfg = self.normalize_config(config if config is not None else self.config_space.default())
+        if config is None:
+            config = self.kernel.configs[0] if self.kernel.configs else self.config_space.default()
+        cfg = self.normalize_config(config)
         return "\n\n".join(self._source(f, cfg) for f in self.functions if f is not None)
 
     def _source(self, fn: DeviceFunction, config: dict[str, Any]) -> str:

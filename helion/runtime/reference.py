@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 
-from .. import exc
 
 
 class RefTile:
@@ -51,14 +50,40 @@ def _convert(value: Any) -> Any:
 def _size(item: Any) -> int:
     if isinstance(item, RefTile):
         return item.end - item.begin
+    if hasattr(item, "block_id") and hasattr(item, "high"):  # hl.RegisteredBlockSize
+        return item.reference_size
     return int(item)
 
 
 class ReferenceExecutor:
-    """Receives ``hl.*`` calls in reference mode."""
+    """Receives ``hl.*`` calls in reference mode.
 
-    def __init__(self, block_size: int = 32):
+    Tile sizes come from the kernel's config when it has one: ``block_sizes`` are handed out to
+    ``hl.register_block_size`` calls and tile loops in the order they are first reached, as the
+    compiler numbers them; otherwise every tile is ``block_size`` wide.
+    """
+
+    def __init__(self, block_sizes: list[int] | None = None, block_size: int = 32):
+        self.block_sizes = list(block_sizes or [])
         self.block_size = block_size
+        self.knobs: dict[Any, list[int]] = {}
+        self.next_knob = 0
+
+    def take_knobs(self, site: Any, count: int) -> list[int]:
+        if site not in self.knobs:
+            self.knobs[site] = list(range(self.next_knob, self.next_knob + count))
+            self.next_knob += count
+        return [self.block_sizes[k] if k < len(self.block_sizes) else self.block_size
+                for k in self.knobs[site]]
+
+    def register_block_size(self, low: int, high: int) -> Any:
+        from ..language import RegisteredBlockSize
+        import sys
+        frame = sys._getframe(2)
+        size = self.take_knobs((frame.f_code, frame.f_lineno, "register"), 1)[0]
+        handle = RegisteredBlockSize(None, low, high)
+        handle.reference_size = min(max(size, low), high)
+        return handle
 
     def _ranges(self, begin_or_end: Any, end: Any) -> list[tuple[int, int]]:
         multi = isinstance(begin_or_end, (list, tuple, torch.Size))
@@ -70,11 +95,18 @@ class ReferenceExecutor:
         return [(int(b), int(e)) for b, e in zip(begins, ends)]
 
     def tile(self, begin_or_end: Any, end: Any, block_size: Any) -> Iterator[Any]:
+        import sys
         multi = isinstance(begin_or_end, (list, tuple, torch.Size))
         ranges = self._ranges(begin_or_end, end)
-        size = block_size if isinstance(block_size, int) else self.block_size
+        frame = sys._getframe(2)
+        if isinstance(block_size, int):
+            sizes = [block_size] * len(ranges)
+        elif block_size is not None:
+            sizes = [_size(block_size)] * len(ranges)
+        else:
+            sizes = self.take_knobs((frame.f_code, frame.f_lineno), len(ranges))
         per_dim = [[RefTile(s, min(s + size, e), size, i) for i, s in enumerate(range(b, e, size))]
-                   for b, e in ranges]
+                   for (b, e), size in zip(ranges, sizes)]
         for combo in itertools.product(*reversed(per_dim)):
             combo = tuple(reversed(combo))
             yield combo if multi else combo[0]
@@ -117,5 +149,3 @@ class ReferenceExecutor:
         tensor[key] = old + value
         return old
 
-    def register_block_size(self, low: int, high: int) -> None:
-        raise exc.InternalError("unreachable")
