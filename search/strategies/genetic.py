@@ -3,7 +3,10 @@
 The population is the best `population` configs measured so far, so the elite is never lost
 (elitism); parents are picked by tournament; a child is a parameter-wise typed crossover
 (`Parameter.crossover`, order crossover for permutations) followed by typed mutation
-(`Parameter.mutate`). The first `population` asks are the default config plus random samples.
+(`Parameter.mutate`). A child that violates a constraint is repaired by one more single-knob
+step into the valid region (a random valid neighbor of it, `Space.neighbors`), so offspring can
+land on the edge of the feasible region, where fast configs often sit, instead of being thrown
+away. The first `population` asks are the default config plus random samples.
 
 Why not differential evolution on the encodings: most knobs here are categorical, powers of two
 or permutations, where vector differences decoded back to the nearest value mostly collapse to
@@ -23,7 +26,7 @@ class Genetic(Strategy):
 
     name = "genetic"
     default_options = {"population": 16, "tournament": 3, "crossover_rate": 0.9,
-                       "mutation_rate": None, "retries": 10}
+                       "mutation_rate": None, "retries": 10, "repair": True}
 
     def _propose(self, n: int) -> list[Config]:
         out: list[Config] = []
@@ -53,6 +56,16 @@ class Genetic(Strategy):
         picks = self.rng.choice(len(parents), size=size, replace=False)
         return parents[int(min(picks))][0]  # parents are sorted fastest first
 
+    def _repaired(self, child: Config, keys: set[tuple]) -> Config | None:
+        """A random new valid config one single-knob step from an invalid child, or None."""
+        if not self.options["repair"]:
+            return None
+        try:
+            steps = [c for c in self.space.neighbors(child) if self.is_new(c, keys)]
+        except InvalidConfig:
+            return None
+        return steps[int(self.rng.integers(len(steps)))] if steps else None
+
     def _child(self, parents: list[tuple[Config, float]], keys: set[tuple]) -> Config | None:
         for _ in range(self.options["retries"]):
             a, b = self._tournament(parents), self._tournament(parents)
@@ -64,7 +77,9 @@ class Genetic(Strategy):
             try:
                 child = self.space.normalize(child)
             except InvalidConfig:
-                continue
+                child = self._repaired(child, keys)
+                if child is None:
+                    continue
             if self.is_new(child, keys):
                 return child
         found = self._random_unseen(1, set(keys))

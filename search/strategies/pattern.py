@@ -1,9 +1,12 @@
 """`PatternSearch`: local search around the best config, with restarts when stuck.
 
 The center is the fastest config seen (told results from anywhere count). Its moves are tried
-in a shuffled order: first single-knob moves (`Space.neighbors`), then paired block-size moves
-that double one power of two while halving another (also between elements of `ListOf`s), which
-keep the tile's area while changing its shape. A faster result moves the center and rebuilds the
+in a shuffled order: first single-knob moves (`Space.neighbors`) together with repaired moves (a
+single-knob step that breaks a constraint, made legal by a step of another knob: a wider tile
+with more warps, say), then paired block-size moves that double one power of two while halving
+another (also between elements of `ListOf`s), which keep the tile's area while changing its
+shape. Repaired moves let the search walk along the edge of the feasible region, where the
+fastest configs of a kernel often sit (the most registers, shared memory or threads allowed). A faster result moves the center and rebuilds the
 moves. When every move of the center has been measured without improvement, the search restarts:
 it samples fresh random configs and re-centers on the best of them (or on anything faster).
 """
@@ -80,11 +83,32 @@ def paired_moves(space: Space, config: Config) -> list[Config]:
     return out
 
 
+def repaired_moves(space: Space, config: Config) -> list[Config]:
+    """Valid configs two single-knob steps from `config` whose first step alone violates a constraint."""
+    steps = [(name, value) for name, param in space.params.items() for value in param.neighbors(config[name])]
+    out, keys = [], set()
+    for name, value in steps:
+        first = copy_config(config)
+        first[name] = value
+        if space.violated(first) is None:
+            continue
+        for other, other_value in steps:
+            if other == name:
+                continue
+            candidate = copy_config(first)
+            candidate[other] = other_value
+            key = config_key(candidate)
+            if key not in keys and space.violated(candidate) is None:
+                out.append(candidate)
+                keys.add(key)
+    return out
+
+
 class PatternSearch(Strategy):
-    """Local search: single-knob and paired block-size moves around the best, random restarts."""
+    """Local search: single-knob, repaired and paired block-size moves around the best, random restarts."""
 
     name = "pattern"
-    default_options = {"paired_moves": True}
+    default_options = {"paired_moves": True, "repaired_moves": True}
 
     def __init__(self, space: Space, *, seed: int | None = None, **options: Any):
         super().__init__(space, seed=seed, **options)
@@ -136,6 +160,8 @@ class PatternSearch(Strategy):
     def _rebuild_moves(self) -> None:
         assert self._center is not None
         singles = self.space.neighbors(self._center)
+        if self.options["repaired_moves"]:
+            singles += repaired_moves(self.space, self._center)
         pairs = paired_moves(self.space, self._center) if self.options["paired_moves"] else []
         self._moves = deque(self._shuffled(singles) + self._shuffled(pairs))
         self._outstanding.clear()

@@ -8,7 +8,7 @@ import pytest
 import search
 from search import Budget, Enum, Failure, ListOf, Permutation, PowerOfTwo, Space, config_key
 from search.strategies import CostModelSearch, Portfolio
-from search.strategies.pattern import paired_moves
+from search.strategies.pattern import paired_moves, repaired_moves
 from search.strategies.tpe import _OptunaCodec
 from search_testkit import mixed_objective, mixed_space, small_objective, small_space
 
@@ -69,6 +69,59 @@ def test_pattern_paired_moves_double_one_block_and_halve_another():
             if up != down and space.contains(config):
                 expected.append(config)
     assert sorted(map(config_key, moves)) == sorted(map(config_key, expected)) and len(moves) == 6
+
+
+def _register_limited_space():
+    """A tile whose accumulators per thread are capped: a wider tile needs more warps."""
+    return Space({"block_m": PowerOfTwo(16, 128), "block_n": PowerOfTwo(16, 128), "warps": PowerOfTwo(1, 8)},
+                 constraints=[("registers", lambda c: c["block_m"] * c["block_n"] <= 512 * c["warps"])])
+
+
+def test_pattern_repaired_moves_cross_a_constraint_with_a_second_step():
+    space = _register_limited_space()
+    center = {"block_m": 32, "block_n": 32, "warps": 2}  # on the edge: 1024 == 512 * 2
+    moves = repaired_moves(space, center)
+    singles = {config_key(c) for c in space.neighbors(center)}
+    assert {"block_m": 64, "block_n": 32, "warps": 4} in moves and {"block_m": 32, "block_n": 64, "warps": 4} in moves
+    for move in moves:
+        assert space.contains(move) and config_key(move) not in singles
+        assert sum(move[k] != center[k] for k in center) == 2
+    # brute force: exactly the valid two-knob moves whose first knob's step alone is invalid
+    expected = set()
+    for a in space.names:
+        for va in space[a].neighbors(center[a]):
+            if space.contains({**center, a: va}):
+                continue
+            for b in space.names:
+                for vb in space[b].neighbors(center[b]) if b != a else []:
+                    if space.contains({**center, a: va, b: vb}):
+                        expected.add(config_key({**center, a: va, b: vb}))
+    assert {config_key(c) for c in moves} == expected and len(moves) == len(expected)
+
+
+def test_pattern_walks_along_the_constraint_edge_to_the_optimum():
+    space = _register_limited_space()
+    objective = lambda cs: [1.0 / (c["block_m"] * c["block_n"]) + 0.001 * c["warps"] for c in cs]  # noqa: E731
+    strategy = search.make_strategy("pattern", space, seed=0, paired_moves=False)
+    start = {"block_m": 32, "block_n": 32, "warps": 2}
+    strategy.tell([start], objective([start]))
+    moves = strategy.ask(len(space.neighbors(start)) + len(repaired_moves(space, start)))
+    assert {"block_m": 64, "block_n": 32, "warps": 4} in moves  # no single-knob move improves here
+    without = search.make_strategy("pattern", space, seed=0, paired_moves=False, repaired_moves=False)
+    without.tell([start], objective([start]))
+    assert all(sum(c[k] != start[k] for k in c) == 1 for c in without.ask(len(space.neighbors(start))))
+
+
+def test_genetic_repairs_children_that_break_a_constraint():
+    space = _register_limited_space()
+    parents = [{"block_m": 64, "block_n": 64, "warps": 8}, {"block_m": 128, "block_n": 32, "warps": 8}]
+    strategy = search.make_strategy("genetic", space, seed=0, population=2, crossover_rate=1.0)
+    strategy.tell(parents, [1.0, 1.0])
+    invalid = {"block_m": 64, "block_n": 128, "warps": 8}  # a crossover child over the register cap
+    repaired = [strategy._repaired(invalid, set()) for _ in range(20)]
+    assert {config_key(c) for c in repaired} == {config_key({**invalid, "block_m": 32})}  # the other is a parent
+    strict = search.make_strategy("genetic", space, seed=0, repair=False)
+    assert strict._repaired(invalid, set()) is None
 
 
 def test_pattern_restarts_when_the_center_is_a_local_optimum():
