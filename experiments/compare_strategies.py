@@ -13,6 +13,7 @@ strategy - random with the random side computed rather than sampled.
 
     python -m experiments.compare_strategies --quick          # 10 seeds: about a minute on 2 cores
     python -m experiments.compare_strategies --seeds 30       # the full comparison
+    python -m experiments.compare_strategies --seeds 50 --trials 100   # the same budget on every space
 """
 
 from __future__ import annotations
@@ -108,8 +109,11 @@ def synthetic_problems(names: Sequence[str], seed: int = 0) -> list[Problem]:
     return out
 
 
-def default_budget(problem: Problem, fraction: float, cap: int) -> int:
-    """`fraction` of the recorded configs, at least 10 trials and at most `cap`."""
+def default_budget(problem: Problem, fraction: float, cap: int, trials: int | None = None) -> int:
+    """`trials` if given (at most the recorded configs), else `fraction` of the recorded configs,
+    at least 10 trials and at most `cap`."""
+    if trials is not None:
+        return int(min(trials, len(problem.records)))
     return int(min(cap, max(10, round(fraction * len(problem.records)))))
 
 
@@ -215,9 +219,10 @@ def format_tables(summary: dict[tuple[str, str], dict], problems: list[str], str
 
 
 def compare(problems: list[Problem], strategies: list[str], *, seeds: int, budget_fraction: float,
-            budget_cap: int, batch_size: int = 8, jobs: int = 1) -> tuple[dict, list[dict]]:
+            budget_cap: int, batch_size: int = 8, jobs: int = 1,
+            trials: int | None = None) -> tuple[dict, list[dict]]:
     """Runs every strategy x problem x seed; returns ({(problem, strategy): summary row}, runs)."""
-    tasks = [(p.name, s, seed, default_budget(p, budget_fraction, budget_cap), batch_size)
+    tasks = [(p.name, s, seed, default_budget(p, budget_fraction, budget_cap, trials), batch_size)
              for p in problems for s in strategies for seed in range(seeds)]
     if jobs > 1:
         with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(problems,)) as pool:
@@ -251,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per strategy and space (30)")
     parser.add_argument("--budget-fraction", type=float, default=None, help="trial budget / space size (0.1)")
     parser.add_argument("--budget-cap", type=int, default=None, help="most trials per run (100)")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="the same trial budget on every space (overrides --budget-fraction and --budget-cap)")
+    parser.add_argument("--batch-size", type=int, default=8, help="configs per ask, as the autotuner's batches (8)")
     parser.add_argument("--strategies", nargs="*", default=None, help="default: every registered one")
     parser.add_argument("--landscapes", nargs="*", default=sorted(landscapes.LANDSCAPES))
     parser.add_argument("--data", type=Path, default=DATA_DIR, help="folder of recorded sweeps")
@@ -269,9 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     print(f"{len(strategies)} strategies x {len(problems)} spaces x {seeds} seeds on {args.jobs} processes")
     summary, runs = compare(problems, strategies, seeds=seeds, budget_fraction=fraction, budget_cap=cap,
-                            jobs=args.jobs)
-    header = (f"# Strategy comparison\n\nsearch at {_provenance()}; {seeds} seeds, budget = {fraction:g} x configs (10..{cap} trials), "
-              f"batches of 8; spaces: {', '.join(f'{p.name} ({len(p.records)})' for p in problems)}.\n\n")
+                            batch_size=args.batch_size, jobs=args.jobs, trials=args.trials)
+    budget = (f"budget = {args.trials} trials" if args.trials is not None
+              else f"budget = {fraction:g} x configs (10..{cap} trials)")
+    header = (f"# Strategy comparison\n\nsearch at {_provenance()}; {seeds} seeds (0..{seeds - 1}), {budget}, "
+              f"batches of {args.batch_size}; spaces (configs): "
+              f"{', '.join(f'{p.name} ({len(p.records)})' for p in problems)}.\n\n")
     table = format_tables(summary, [p.name for p in problems], strategies)
     print(table)
     output.parent.mkdir(parents=True, exist_ok=True)
