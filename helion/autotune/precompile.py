@@ -37,11 +37,14 @@ def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> li
         signature: dict[str, str] = {}
         constexprs: dict[tuple[int, ...], int] = {}
         symbols = {b.symbol: gen.cfg.sizes[b.id] for b in fn.blocks}
+        symbol_params = set(fn.symbol_names().values())
         for i, name in enumerate(gen.params()):
             if name in fn.tensor_args:
                 signature[name] = "*" + _SIG[fn.tensor_args[name].dtype]
             elif name in fn.scalar_args:
                 signature[name] = "fp32"
+            elif name in symbol_params:
+                signature[name] = "i32"
             else:
                 signature[name] = "constexpr"
                 constexprs[(i,)] = symbols[name]

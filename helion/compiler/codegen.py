@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from .. import exc
+from . import symbols
 from .ir import ONE, DeviceFunction, Dim, Node
 from .pointwise import POINTWISE
 from .reduction_loops import ChunkLoop, loopable_reductions, schedule
@@ -91,6 +92,7 @@ class KernelCodegen:
         self.alias: dict[int, str] = {}
         self.dynamic: set[int] = set()  # blocks whose bounds are device values (always masked)
         self.active: set[int] = set()   # blocks whose indices/masks are in scope at this point
+        self.symbol_names = fn.symbol_names()
 
     # --- small helpers ----------------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -99,7 +101,17 @@ class KernelCodegen:
     def ref(self, value: Any) -> str:
         if isinstance(value, Node):
             return self.alias.get(id(value), value.name)
+        if isinstance(value, torch.SymInt):
+            return self.int_text(value)
         return literal(value)
+
+    def int_text(self, value: Any, python: bool = False) -> str:
+        """An int or symbolic size as source text (kernel parameters / launcher variables)."""
+        return symbols.render(value, self.symbol_names, python)
+
+    def extent_text(self, block_id: int, python: bool = False) -> str:
+        block = self.fn.block(block_id)
+        return self.int_text(block.sym if block.sym is not None else block.extent, python)
 
     def size_text(self, dim: Dim) -> str:
         return self.fn.block(dim.block).symbol if dim.block is not None else str(dim.size)
@@ -111,7 +123,7 @@ class KernelCodegen:
         block = self.fn.block(block_id)
         if block.kind == "grid":
             return False
-        if block.extent is None or block_id in self.dynamic:
+        if block.extent is None or block.sym is not None or block_id in self.dynamic:
             return True
         return block.extent % self.cfg.sizes[block_id] != 0
 
@@ -138,6 +150,7 @@ class KernelCodegen:
 
     def params(self) -> list[str]:
         names = [n for n in self.fn.captured if n in self.fn.tensor_args or n in self.fn.scalar_args]
+        names += sorted(self.symbol_names.values())
         return names + [b.symbol for b in self.fn.blocks if b.kind != "grid"]
 
     def generate(self) -> str:
@@ -151,7 +164,7 @@ class KernelCodegen:
         self.program_ids()
         for block in self.fn.blocks:
             if block.kind == "reduction" and block.id not in self.cfg.looped:
-                self.block_indices(block.id, "0", str(block.extent))
+                self.block_indices(block.id, "0", self.extent_text(block.id))
         items: list[Any] = list(self.fn.body)
         for block_id in self.cfg.looped:  # at most one (ResolvedConfig)
             items = schedule(self.fn.body, block_id)
@@ -183,13 +196,14 @@ class KernelCodegen:
 
     def fn_bounds(self, block_id: int) -> tuple[str, str]:
         block = self.fn.block(block_id)
-        return str(block.begin), str(block.begin + (block.extent or 0))
+        end = self.extent_text(block_id)
+        return str(block.begin), end if block.begin == 0 else f"{block.begin} + {end}"
 
     def block_count(self, block_id: int) -> str:
         block = self.fn.block(block_id)
         if block.kind == "grid":
-            return str(block.extent)
-        return f"({block.extent} + {block.symbol} - 1) // {block.symbol}"
+            return self.extent_text(block_id)
+        return f"({self.extent_text(block_id)} + {block.symbol} - 1) // {block.symbol}"
 
     def block_indices(self, block_id: int, offset: str, end: str) -> None:
         self.active.add(block_id)
@@ -202,11 +216,18 @@ class KernelCodegen:
     def launcher(self) -> str:
         captured = self.fn.captured
         lines = [f"def launch({', '.join(captured)}):"]
+        names = self.symbol_names
+        for sym, (tensor, dim) in sorted(self.fn.symbols.items(), key=lambda item: names[item[0]]):
+            lines.append(f"    {names[sym]} = {tensor}.size({dim})")
         for block in self.fn.blocks:
-            if block.kind != "grid":
+            if block.kind == "grid":
+                continue
+            if block.kind == "reduction" and block.sym is not None and block.id not in self.cfg.looped:
+                lines.append(f"    {block.symbol} = triton.next_power_of_2({self.extent_text(block.id, True)})")
+            else:
                 lines.append(f"    {block.symbol} = {self.cfg.sizes[block.id]}")
-        counts = [str(self.fn.block(b).extent) if self.fn.block(b).kind == "grid" else
-                  f"triton.cdiv({self.fn.block(b).extent}, {self.fn.block(b).symbol})" for b in self.fn.grid_blocks]
+        counts = [self.extent_text(b, True) if self.fn.block(b).kind == "grid" else
+                  f"triton.cdiv({self.extent_text(b, True)}, {self.fn.block(b).symbol})" for b in self.fn.grid_blocks]
         grid = " * ".join(counts)
         args = ", ".join(self.params())
         lines.append(f"    {self.kernel_name()}[({grid},)]({args}, num_warps={self.cfg.num_warps}, "
@@ -232,6 +253,9 @@ class KernelCodegen:
 
     def op_var(self, node: Node) -> None:
         pass
+
+    def op_sym(self, node: Node) -> None:
+        self.alias[id(node)] = self.int_text(node.attrs["value"])
 
     def op_tile_index(self, node: Node) -> None:
         self.alias[id(node)] = f"indices_{node.attrs['block']}"
@@ -345,7 +369,8 @@ class KernelCodegen:
         for kind, payload, tdim in node.attrs["terms"]:
             if kind in ("newaxis", "zero"):
                 continue
-            stride = arg.strides[tdim]
+            stride = arg.stride_syms[tdim] if arg.stride_syms else arg.strides[tdim]
+            stride = self.int_text(stride) if symbols.is_symbolic(stride) else symbols.hint(stride)
             if kind == "block":
                 expr = self.expand(f"indices_{payload}", [dims.index(Dim(block=payload))], rank)
             elif kind == "scalar":
@@ -417,9 +442,10 @@ class KernelCodegen:
             source = red.args[0]
             self.line(f"{red.name}_acc = tl.full({self.shape_text(source.dims)}, "
                       f"{self.neutral(red.attrs['kind'], red.attrs['compute'])}, {tl_dtype(red.attrs['compute'])})")
-        self.line(f"for roffset_{block.id} in tl.range(0, {block.extent}, {block.symbol}):")
+        extent = self.extent_text(block.id)
+        self.line(f"for roffset_{block.id} in tl.range(0, {extent}, {block.symbol}):")
         self.depth += 1
-        self.block_indices(block.id, f"roffset_{block.id}", str(block.extent))
+        self.block_indices(block.id, f"roffset_{block.id}", extent)
         for node in loop.nodes:
             self.emit(node)
         for red in loop.reductions:

@@ -42,6 +42,7 @@ class Block:
     fixed: int | None = None         # a block size the program fixed (block_size=..., hl.grid)
     min_size: int = 1                # 16 when the block feeds a tl.dot
     begin: int = 0                   # static start of a top-level tile
+    sym: Any = None                  # the extent as a torch.SymInt when shapes are dynamic
     loopable: bool = True            # reduction: may be computed in chunks
 
     @property
@@ -91,8 +92,10 @@ class HostTensorArg:
 
     name: str
     dtype: torch.dtype
-    shape: tuple[int, ...]
+    shape: tuple[int, ...]            # sizes seen while tracing (hints when dynamic)
     strides: tuple[int, ...]
+    size_syms: tuple[Any, ...] = ()   # the sizes and strides as ints or SymInts
+    stride_syms: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -115,6 +118,11 @@ class DeviceFunction:
     captured: list[str]
     body: list[Node]
     uses_libdevice: bool = False
+    symbols: dict[Any, tuple[str, int]] = field(default_factory=dict)  # sympy symbol -> (tensor, dim)
+
+    def symbol_names(self) -> dict[Any, str]:
+        """Kernel parameter name of each size symbol, e.g. ``x_size_0``."""
+        return {sym: f"{tensor}_size_{dim}" for sym, (tensor, dim) in self.symbols.items()}
 
     def block(self, block_id: int) -> Block:
         return self.blocks[block_id]

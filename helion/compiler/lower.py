@@ -20,6 +20,7 @@ from ..language._dispatch import executing
 from . import ops
 from .host_split import DeviceLoop, _assigned_names
 from .ir import ONE, Block, DeviceFunction, Dim, HostTensorArg, Node, ScalarArg
+from . import symbols
 from .source import KernelSource
 from .values import DeviceValue, HostTensor, TileProxy
 
@@ -73,11 +74,24 @@ class DeviceLowering(ops.OpLowering):
                     self.source.filename, self.lineno) from None
         remove_dead_nodes(self.body)
         return DeviceFunction(self.name, self.blocks, grid_blocks, self.tensor_args, self.scalar_args,
-                              self.loop.captured, self.body, self.uses_libdevice)
+                              self.loop.captured, self.body, self.uses_libdevice, self._size_symbols())
+
+    def _size_symbols(self) -> dict[Any, tuple[str, int]]:
+        """Each size symbol, found as a whole dimension of a tensor the loop captures."""
+        found: dict[Any, tuple[str, int]] = {}
+        for name in self.loop.captured:
+            value = self.env.get(name)
+            if isinstance(value, HostTensor):
+                for dim, size in enumerate(value.meta.shape):
+                    if symbols.is_symbolic(size) and size.node.expr.is_Symbol:
+                        found.setdefault(size.node.expr, (name, dim))
+        return found
 
     # --- host values ---------------------------------------------------------------------------
     def _wrap_host(self, name: str, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
+            if any(symbols.is_symbolic(s) for s in value.shape):
+                return HostTensor(name, value)  # a fake tensor with symbolic sizes
             meta = torch.empty_strided(value.shape, value.stride(), dtype=value.dtype, device="meta")
             return HostTensor(name, meta)
         if isinstance(value, float):
@@ -94,7 +108,9 @@ class DeviceLowering(ops.OpLowering):
         arg = self.tensor_args.get(tensor.name)
         if arg is None:
             meta = tensor.meta
-            arg = HostTensorArg(tensor.name, meta.dtype, tuple(meta.shape), tuple(meta.stride()))
+            arg = HostTensorArg(tensor.name, meta.dtype, tuple(symbols.hint(d) for d in meta.shape),
+                                tuple(symbols.hint(d) for d in meta.stride()), tuple(meta.shape),
+                                tuple(meta.stride()))
             self.tensor_args[tensor.name] = arg
             self.names.add(tensor.name)
         return arg
@@ -290,10 +306,12 @@ class DeviceLowering(ops.OpLowering):
             raise exc.UnsupportedSyntax("a device loop must iterate over hl.tile(...) or hl.grid(...)")
         ids = []
         for begin, end, block_size in spec.dims:
-            static = isinstance(begin, int) and isinstance(end, int)
-            if top_level and not static:
-                raise exc.UnsupportedOperation("the bounds of a top-level hl.tile must be host integers")
-            extent = end - begin if static else None
+            static = symbols.is_host_int(begin) and symbols.is_host_int(end)
+            if top_level and (not static or symbols.is_symbolic(begin)):
+                raise exc.UnsupportedOperation("the bounds of a top-level hl.tile must be host integers "
+                                               "(and its start a constant)")
+            extent = symbols.hint(end) - symbols.hint(begin) if static else None
+            sym = end - begin if static and (symbols.is_symbolic(begin) or symbols.is_symbolic(end)) else None
             if spec.is_grid:
                 block = self._new_block("grid", extent, fixed=1)
             elif isinstance(block_size, hl.RegisteredBlockSize):
@@ -306,7 +324,9 @@ class DeviceLowering(ops.OpLowering):
             else:
                 raise exc.UnsupportedOperation("block_size must be None, an int or hl.register_block_size")
             if top_level:
-                block.begin = begin
+                block.begin = symbols.hint(begin)
+            if sym is not None:
+                block.sym = sym
             ids.append(block.id)
         return ids
 
@@ -321,10 +341,12 @@ class DeviceLowering(ops.OpLowering):
     def reduction_block(self, size: int) -> int:
         """The block of a whole host dimension of ``size`` elements (shared by equal sizes)."""
         for block in self.blocks:
-            if block.kind == "reduction" and block.extent == size:
+            if block.kind == "reduction" and symbols.key(block.sym if block.sym is not None else block.extent) \
+                    == symbols.key(size):
                 return block.id
         index = sum(1 for b in self.blocks if b.kind == "reduction")
-        block = Block(len(self.blocks), "reduction", size, knob=index)
+        block = Block(len(self.blocks), "reduction", symbols.hint(size), knob=index,
+                      sym=size if symbols.is_symbolic(size) else None)
         self.blocks.append(block)
         return block.id
 
@@ -351,7 +373,7 @@ class DeviceLowering(ops.OpLowering):
         if attr == "block_size":
             return DeviceValue(self.emit("block_size", (), torch.int32, (), "block_size", block=b))
         if attr == "id":
-            return DeviceValue(self.emit("tile_id", (begin if isinstance(begin, int) else self.as_node(begin),),
+            return DeviceValue(self.emit("tile_id", (self.as_node(begin),),
                                          torch.int32, (), "tile_id", block=b))
         if attr == "count":
             return DeviceValue(self.emit("tile_count", (self.as_node(begin), self.as_node(end)),

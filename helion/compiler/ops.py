@@ -14,6 +14,7 @@ import torch
 
 from .. import exc
 from .. import language as hl
+from . import symbols
 from .ir import ONE, Dim, Node
 from .pointwise import POINTWISE
 from .values import DeviceValue, HostTensor, TileProxy
@@ -52,6 +53,8 @@ class OpLowering:
             return _PRIMES[value.block_id]
         if isinstance(value, DeviceValue) and value.node.op == "block_size":
             return _PRIMES[value.node.attrs["block"]]
+        if isinstance(value, torch.SymInt):
+            return symbols.hint(value)
         return value
 
     def dims_of(self, meta: torch.Tensor) -> tuple[Dim, ...]:
@@ -95,6 +98,10 @@ class OpLowering:
             return value.node
         if isinstance(value, TileProxy):
             return value._as_value().node
+        if isinstance(value, torch.SymInt):
+            if not symbols.is_symbolic(value):
+                return symbols.hint(value)
+            return self.emit("sym", (), torch.int32, (), "size", value=value)
         return value
 
     def value(self, node: Node) -> DeviceValue:
@@ -113,7 +120,7 @@ class OpLowering:
                 continue
             block = self.blocks[d.block]
             if block.kind == "reduction":
-                sizes.append(block.extent)
+                sizes.append(block.sym if block.sym is not None else block.extent)
             elif block.fixed is not None:
                 sizes.append(block.fixed)
             else:
@@ -122,7 +129,7 @@ class OpLowering:
 
     def shape_dims(self, shape: Any) -> tuple[Dim, ...]:
         """Dims for hl.zeros/hl.full shapes: tiles, block sizes and ints."""
-        if isinstance(shape, (int, TileProxy, DeviceValue, hl.RegisteredBlockSize)):
+        if isinstance(shape, (int, torch.SymInt, TileProxy, DeviceValue, hl.RegisteredBlockSize)):
             shape = [shape]
         dims = []
         for item in shape:
@@ -132,8 +139,9 @@ class OpLowering:
                 dims.append(Dim(block=item.block_id))
             elif isinstance(item, DeviceValue) and item.node.op == "block_size":
                 dims.append(Dim(block=item.node.attrs["block"]))
-            elif isinstance(item, int):
-                dims.append(ONE if item == 1 else Dim(block=self.reduction_block(item)))
+            elif symbols.is_host_int(item):
+                one = not symbols.is_symbolic(item) and symbols.hint(item) == 1
+                dims.append(ONE if one else Dim(block=self.reduction_block(item)))
             else:
                 raise exc.UnsupportedOperation(
                     f"shape entries must be tiles, block sizes or ints, not {type(item).__name__}")
@@ -292,11 +300,11 @@ class OpLowering:
 
     def arange(self, *args: Any, dtype: torch.dtype | None = None) -> DeviceValue:
         begin, end = (0, args[0]) if len(args) == 1 else (args[0], args[1])
-        if isinstance(end, int) and isinstance(begin, int):
+        if symbols.is_host_int(end) and symbols.is_host_int(begin):
             dims = self.shape_dims([end - begin])  # an int length shares the `:` dim of that size
         else:
             dims = self.shape_dims([end])
-        node = self.emit("arange", (begin if isinstance(begin, int) else self.as_node(begin),),
+        node = self.emit("arange", (self.as_node(begin),),
                          torch.int32, dims, "arange")
         return self.cast(DeviceValue(node), dtype or torch.int32)
 
@@ -358,15 +366,16 @@ class OpLowering:
             elif isinstance(item, slice):
                 if item != slice(None):
                     raise exc.UnsupportedOperation("only full slices `:` are supported when indexing host tensors")
-                size = arg.shape[tdim]
-                if size == 1:
+                size = arg.size_syms[tdim]
+                if not symbols.is_symbolic(size) and symbols.hint(size) == 1:
                     terms.append(("zero", None, tdim))
                     dims.append(ONE)
                 else:
                     block = self.reduction_block(size)
                     terms.append(("block", block, tdim))
                     dims.append(Dim(block=block))
-            elif isinstance(item, (int, TileProxy)) or (isinstance(item, DeviceValue) and item.ndim == 0):
+            elif symbols.is_host_int(item) or isinstance(item, TileProxy) or \
+                    (isinstance(item, DeviceValue) and item.ndim == 0):
                 terms.append(("scalar", self.as_node(item), tdim))
             elif isinstance(item, DeviceValue):
                 terms.append(("gather", item.node, tdim))
@@ -455,7 +464,8 @@ def _reduced_count(x: DeviceValue, dim: Any) -> int:
         if d.block is None:
             count *= d.size
         elif ctx.blocks[d.block].kind == "reduction":
-            count *= ctx.blocks[d.block].extent
+            block = ctx.blocks[d.block]
+            count = count * (block.sym if block.sym is not None else block.extent)
         else:
             raise exc.UnsupportedOperation(
                 "mean/var over a tile dimension is not supported; reduce over a `:` dimension instead")
@@ -477,7 +487,8 @@ def _var(x: DeviceValue, dim: Any = None, unbiased: Any = None, keepdim: bool = 
     xf = x.to(compute_dtype(x.dtype))
     centered = xf - _mean(xf, dim, keepdim=True)
     squares = torch.sum(centered * centered, dim=dim, keepdim=keepdim)
-    return (squares / max(_reduced_count(x, dim) - correction, 1)).to(x.dtype)
+    count = _reduced_count(x, dim) - correction
+    return (squares / (count if isinstance(count, torch.SymInt) else max(count, 1))).to(x.dtype)
 
 
 def _std(x: DeviceValue, *args: Any, **kwargs: Any) -> DeviceValue:

@@ -6,9 +6,11 @@ config and runs the host code with launches of the compiled Triton kernels.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -56,7 +58,12 @@ class Kernel:
         return tuple(bound.arguments.values())
 
     def specialization_key(self, args: tuple) -> tuple:
-        return tuple(_arg_key(a) for a in args)
+        static = self.settings.static_shapes
+        key = tuple(_arg_key(a, static) for a in args)
+        if static:
+            return key
+        sizes = [s for a in args if isinstance(a, torch.Tensor) for s in a.shape]
+        return key + (tuple(sizes.index(s) for s in sizes),)  # which sizes are equal (duck sizing)
 
     def bind(self, args: Sequence[Any], kwargs: dict | None = None) -> "BoundKernel":
         """The :class:`BoundKernel` for these arguments (cached per specialization key)."""
@@ -94,20 +101,51 @@ class Kernel:
         self._runners.clear()
 
 
-def _arg_key(value: Any) -> Any:
+def _arg_key(value: Any, static: bool = True) -> Any:
     if isinstance(value, torch.Tensor):
-        return ("tensor", value.dtype, value.device.type, tuple(value.shape), tuple(value.stride()))
+        if static:
+            return ("tensor", value.dtype, value.device.type, tuple(value.shape), tuple(value.stride()))
+        # dynamic shapes: one kernel per power-of-two size bucket (size-1 dims stay special) and layout
+        buckets = tuple(s if s <= 1 else 1 << (s - 1).bit_length() for s in value.shape)
+        layout = tuple(sorted(range(value.dim()), key=lambda d: (value.stride(d), -d)))
+        unit = tuple(st == 1 for st in value.stride())
+        return ("tensor", value.dtype, value.device.type, buckets, layout, unit)
     if isinstance(value, bool) or isinstance(value, int):
         return (type(value).__name__, value)
     if isinstance(value, float):
         return ("float",)
     if isinstance(value, (list, tuple)):
-        return tuple(_arg_key(v) for v in value)
+        return tuple(_arg_key(v, static) for v in value)
     try:
         hash(value)
         return ("value", value)
     except TypeError:
         return ("object", type(value).__name__)
+
+
+@contextlib.contextmanager
+def _tracing_mode(static: bool, args: tuple) -> Iterator[tuple]:
+    """Arguments to trace host code with: meta tensors, or (dynamic shapes) fake tensors whose
+    sizes above 1 are symbolic, with the fake mode active so host allocations are symbolic too."""
+    if static:
+        yield tuple(_meta(a) for a in args)
+        return
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv, StatelessSymbolicContext
+    mode = FakeTensorMode(shape_env=ShapeEnv())
+
+    def fake(value: Any) -> Any:
+        if not isinstance(value, torch.Tensor):
+            return value
+        # duck sizing: equal sizes share one symbol (the key records which sizes are equal)
+        dynamic = [DimDynamic.DUCK if s > 1 else DimDynamic.STATIC for s in value.shape]
+        return mode.from_tensor(value, symbolic_context=StatelessSymbolicContext(dynamic_sizes=dynamic))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = tuple(fake(a) for a in args)
+        with mode:
+            yield traced
 
 
 def _meta(value: Any) -> Any:
@@ -130,7 +168,8 @@ class BoundKernel:
         self.blocks: list[Block] = []
         self.registered: dict[int, tuple[int, int]] = {}
         self.functions: list[DeviceFunction | None] = [None] * len(kernel.program.loops)
-        self.meta_args = _meta(args)
+        self.arg_shapes = [list(a.shape) for a in args if isinstance(a, torch.Tensor)]
+        self.arg_dtypes = [str(a.dtype).replace("torch.", "") for a in args if isinstance(a, torch.Tensor)]
         self._trace(args)
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
                                         self.registered)
@@ -152,9 +191,9 @@ class BoundKernel:
                 self.functions[index] = lowering.run()
 
         host = program.make_host_fn(trace_launch)
-        with tracing_host(self):
+        with tracing_host(self), _tracing_mode(self.settings.static_shapes, args) as traced_args:
             try:
-                host(*_meta(args))
+                host(*traced_args)
             except exc.HelionError as e:
                 if e.lineno is None:
                     tb = e.__traceback__
@@ -222,9 +261,7 @@ class BoundKernel:
 
     def key_record(self) -> dict[str, Any]:
         """The specialization key in the trial-record form (shapes and dtypes of tensor args)."""
-        tensors = [a for a in self.meta_args if isinstance(a, torch.Tensor)]
-        return {"shapes": [list(t.shape) for t in tensors], "dtypes": [str(t.dtype).replace("torch.", "")
-                                                                        for t in tensors]}
+        return {"shapes": self.arg_shapes, "dtypes": self.arg_dtypes}
 
     def to_triton_code(self, config: Config | dict[str, Any] | None = None) -> str:
         """The Triton source (kernels and launchers) for ``config`` (default: the default config)."""
