@@ -35,7 +35,7 @@ def reference(x: torch.Tensor, w: torch.Tensor, eps: float = 1e-5) -> torch.Tens
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--strategy", default="genetic", help="autotune strategy (random, genetic, tpe, ...)")
-    parser.add_argument("--trials", type=int, default=None, help="autotuning trials (default: 60 GPU, 8 CPU)")
+    parser.add_argument("--trials", type=int, default=None, help="autotuning trials (default: 20 GPU, 8 CPU)")
     args = parser.parse_args()
     gpu = torch.cuda.is_available()
     device = "cuda" if gpu else "cpu"
@@ -44,7 +44,7 @@ def main() -> None:
     x = torch.randn(m, n, generator=gen).to(device, dtype)
     w = torch.randn(n, generator=gen).to(device, dtype)
     kernel = helion.kernel(rms_norm.fn, autotune_strategy=args.strategy,
-                           autotune_max_trials=args.trials or (60 if gpu else 8))
+                           autotune_max_trials=args.trials or (20 if gpu else 8))
     print(f"rms_norm {m}x{n} {dtype} on {torch.cuda.get_device_name() if gpu else 'CPU (Triton interpreter)'}")
     start = time.perf_counter()
     out = kernel(x, w)

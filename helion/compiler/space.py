@@ -18,6 +18,7 @@ from .reduction_loops import loopable_reductions
 MAX_BLOCK = 4096          # largest block of one tiled dimension
 MAX_NUMEL = 1 << 20       # Triton's limit on the elements of one tensor value
 DEFAULT_NUMEL = 4096      # elements per program the heuristic default aims for (non-matmul)
+MAX_PER_THREAD = 256      # elements of the largest value per thread: beyond it ptxas spills for minutes
 
 
 def tile_bounds(block: Block, registered: dict[int, tuple[int, int]]) -> tuple[int, int]:
@@ -35,7 +36,9 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
     tiles = sorted((b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)
     reductions = sorted((b for b in blocks if b.kind == "reduction"), key=lambda b: b.knob)
     loopable = set().union(*(loopable_reductions(f) for f in functions)) if functions else set()
-    defaults = _heuristic_default(blocks, functions, registered)
+    lows = [tile_bounds(b, registered)[0] for b in sorted(
+        (b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)]
+    defaults = _fit(_heuristic_default(blocks, functions, registered), functions, lows)
     params: dict[str, Any] = {}
     if tiles:
         params["block_sizes"] = ListOf([
@@ -51,10 +54,27 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
         params["reduction_loops"] = ListOf(options)
     params["num_warps"] = PowerOfTwo(1, 32, default=defaults["num_warps"])
     params["num_stages"] = Integer(1, 6, default=defaults["num_stages"])
-    constraints = [search.Constraint(
-        "tensor_numel", lambda c: _max_numel(functions, c) <= MAX_NUMEL,
-        message=f"a device value would exceed Triton's limit of {MAX_NUMEL} elements")]
+    constraints = [
+        search.Constraint("tensor_numel", lambda c: _max_numel(functions, c) <= MAX_NUMEL,
+                          message=f"a device value would exceed Triton's limit of {MAX_NUMEL} elements"),
+        search.Constraint("registers", lambda c: _max_numel(functions, c) <= MAX_PER_THREAD * 32 * c["num_warps"],
+                          message=f"more than {MAX_PER_THREAD} elements of one value per thread (raise num_warps)"),
+    ]
     return Space(params, constraints=constraints)
+
+
+def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[int]) -> dict[str, Any]:
+    """Shrink the widest tunable block of the default until its values fit the budgets (e.g. a
+    fixed inner block the heuristic did not count)."""
+    config = {k: (list(v) if isinstance(v, list) else v) for k, v in defaults.items()}
+    sizes = config["block_sizes"]
+    while _max_numel(functions, config) > min(MAX_NUMEL, MAX_PER_THREAD * 32 * config["num_warps"]):
+        shrinkable = [i for i, size in enumerate(sizes) if size > lows[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: sizes[i])
+        sizes[widest] //= 2
+    return config
 
 
 def _max_numel(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
