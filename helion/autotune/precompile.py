@@ -13,6 +13,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from ..compiler import codegen
+from ..compiler.space import site_offsets
 from .. import exc
 
 _SIG = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16", torch.float64: "fp64",
@@ -28,10 +29,9 @@ def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> li
     from ..runtime.loader import load_module
     cfg = bound.normalize_config(config)
     results = []
-    for fn in bound.functions:
-        if fn is None:
-            continue
-        gen = codegen.KernelCodegen(fn, cfg, gpu=True, dot_precision=bound.settings.dot_precision)
+    functions = [f for f in bound.functions if f is not None]
+    for fn, sites in zip(functions, site_offsets(functions)):
+        gen = codegen.KernelCodegen(fn, cfg, gpu=True, dot_precision=bound.settings.dot_precision, sites=sites)
         module = load_module(gen.generate(), interpret=False, cache_dir=bound.settings.cache_dir)
         kernel = getattr(module, gen.kernel_name())
         signature: dict[str, str] = {}

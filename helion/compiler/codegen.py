@@ -52,7 +52,7 @@ def literal(value: Any) -> str:
 class ResolvedConfig:
     """A config's values per block: block sizes and which reductions are looped."""
 
-    def __init__(self, fn: DeviceFunction, config: dict[str, Any]):
+    def __init__(self, fn: DeviceFunction, config: dict[str, Any], sites: dict[str, int] | None = None):
         block_sizes = list(config.get("block_sizes", []))
         reduction_loops = list(config.get("reduction_loops", []))
         looped_ok = loopable_reductions(fn)
@@ -75,15 +75,42 @@ class ResolvedConfig:
                     self.sizes[block.id] = next_power_of_2(block.extent)
         self.num_warps = int(config.get("num_warps", 4))
         self.num_stages = int(config.get("num_stages", 2))
+        sites = sites or {}
+        grid = sites.get("grids", 0)
+        loop = sites.get("loops", 0)
+        load = sites.get("loads", 0)
+        orders = config.get("loop_orders", [])
+        groups = config.get("l2_groupings", [])
+        multi = len(fn.grid_blocks) > 1
+        self.loop_order: list[int] = list(orders[grid]) if multi and grid < len(orders) else \
+            list(range(len(fn.grid_blocks)))
+        self.l2_grouping = int(groups[grid]) if multi and grid < len(groups) else 1
+        loops = [n for n in fn.walk() if n.op == "for"]
+        self.range_options: dict[int, dict[str, Any]] = {}
+        for i, node in enumerate(loops):
+            options: dict[str, Any] = {}
+            for knob, kwarg, unset in (("range_unroll_factors", "loop_unroll_factor", 0),
+                                       ("range_num_stages", "num_stages", 0),
+                                       ("range_multi_buffers", "disallow_acc_multi_buffer", None),
+                                       ("range_flattens", "flatten", None)):
+                values = config.get(knob, [])
+                value = values[loop + i] if loop + i < len(values) else unset
+                if value != unset:
+                    options[kwarg] = (not value) if knob == "range_multi_buffers" else value
+            self.range_options[id(node)] = options
+        policies = config.get("load_eviction_policies", [])
+        loads = [n for n in fn.walk() if n.op == "load"]
+        self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
+                         if load + i < len(policies) and policies[load + i]}
 
 
 class KernelCodegen:
     """Writes one device function as a Triton kernel plus its launcher."""
 
     def __init__(self, fn: DeviceFunction, config: dict[str, Any], gpu: bool, dot_precision: str = "tf32",
-                 index_dtype: torch.dtype = torch.int32):
+                 index_dtype: torch.dtype = torch.int32, sites: dict[str, int] | None = None):
         self.fn = fn
-        self.cfg = ResolvedConfig(fn, config)
+        self.cfg = ResolvedConfig(fn, config, sites)
         self.gpu = gpu
         self.dot_precision = dot_precision
         self.index_dtype = index_dtype
@@ -175,16 +202,33 @@ class KernelCodegen:
         return "\n".join(header) + "\n\n\n" + kernel + "\n\n" + self.launcher()
 
     def program_ids(self) -> None:
+        """pid -> one index per grid dim: ``loop_orders`` picks the fastest-varying dim and
+        ``l2_groupings`` walks the first two dims in groups of rows (tiles reuse L2)."""
         grid = self.fn.grid_blocks
         if len(grid) == 1:
             self.line("pid_0 = tl.program_id(0)")
         else:
+            order = self.cfg.loop_order
             self.line("pid = tl.program_id(0)")
-            for i, b in enumerate(grid):
-                count = self.block_count(b)
-                stride = " * ".join(_paren(self.block_count(p)) for p in grid[:i])
+            group = self.cfg.l2_grouping
+            first = 0
+            if group > 1:
+                a, b = order[0], order[1]
+                count_a, count_b = _paren(self.block_count(grid[a])), _paren(self.block_count(grid[b]))
+                self.line(f"num_blocks_{a} = {count_a}")
+                self.line(f"num_blocks_{b} = {count_b}")
+                self.line(f"inner = pid % (num_blocks_{a} * num_blocks_{b})")
+                self.line(f"group_start = inner // ({group} * num_blocks_{b}) * {group}")
+                self.line(f"group_rows = tl.minimum(num_blocks_{a} - group_start, {group})")
+                self.line(f"pid_{a} = group_start + inner % ({group} * num_blocks_{b}) % group_rows")
+                self.line(f"pid_{b} = inner % ({group} * num_blocks_{b}) // group_rows")
+                first = 2
+            for rank in range(first, len(order)):
+                i = order[rank]
+                stride = " * ".join(_paren(self.block_count(grid[p])) for p in order[:rank])
                 value = "pid" if not stride else f"pid // ({stride})"
-                self.line(f"pid_{i} = {value} % {_paren(count)}" if i < len(grid) - 1 else f"pid_{i} = {value}")
+                count = _paren(self.block_count(grid[i]))
+                self.line(f"pid_{i} = {value} % {count}" if rank < len(order) - 1 else f"pid_{i} = {value}")
         for i, b in enumerate(grid):
             begin, end = self.fn_bounds(b)
             block = self.fn.block(b)
@@ -392,8 +436,11 @@ class KernelCodegen:
         args = [self.pointer(node, node.dims)]
         if mask:
             args += [mask, "other=0"]
-        if node.attrs.get("eviction"):
-            args.append(f"eviction_policy={node.attrs['eviction']!r}")
+        eviction = node.attrs.get("eviction") or self.cfg.eviction.get(id(node))
+        if eviction in ("first", "last"):  # config spelling (as public Helion) -> Triton's
+            eviction = f"evict_{eviction}"
+        if eviction:
+            args.append(f"eviction_policy={eviction!r}")
         self.assign(node, f"tl.load({', '.join(args)})")
 
     def op_store(self, node: Node) -> None:
@@ -424,7 +471,8 @@ class KernelCodegen:
             if not (isinstance(bounds[2 * i], int) and isinstance(bounds[2 * i + 1], int)):
                 self.dynamic.add(b)
             step = "" if block.kind == "grid" else f", {block.symbol}"
-            self.line(f"for offset_{b} in tl.range({begin}, {end}{step}):")
+            options = "".join(f", {k}={v!r}" for k, v in self.cfg.range_options.get(id(node), {}).items())
+            self.line(f"for offset_{b} in tl.range({begin}, {end}{step}{options}):")
             self.depth += 1
             opened += 1
             if block.kind != "grid":

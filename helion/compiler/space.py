@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import search
-from search import Enum, Integer, ListOf, PowerOfTwo, Space
+from search import Enum, Integer, ListOf, Permutation, PowerOfTwo, Space
 
 from .codegen import ResolvedConfig, next_power_of_2
 from .ir import Block, DeviceFunction
@@ -52,6 +52,7 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
             choices = [None] + (chunks if b.id in loopable else [])
             options.append(Enum(choices, default=defaults["reduction_loops"][b.knob]))
         params["reduction_loops"] = ListOf(options)
+    params.update(_site_knobs(functions))
     params["num_warps"] = PowerOfTwo(1, 32, default=defaults["num_warps"])
     params["num_stages"] = Integer(1, 6, default=defaults["num_stages"])
     constraints = [
@@ -61,6 +62,38 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
                           message=f"more than {MAX_PER_THREAD} elements of one value per thread (raise num_warps)"),
     ]
     return Space(params, constraints=constraints)
+
+
+def site_offsets(functions: list[DeviceFunction]) -> list[dict[str, int]]:
+    """Per device function, where its sites start in the per-site knob lists (grids with several
+    dims, nested loops, loads), so several device loops of one kernel share the lists."""
+    offsets, counts = [], {"grids": 0, "loops": 0, "loads": 0}
+    for fn in functions:
+        offsets.append(dict(counts))
+        counts["grids"] += len(fn.grid_blocks) > 1
+        counts["loops"] += sum(1 for n in fn.walk() if n.op == "for")
+        counts["loads"] += sum(1 for n in fn.walk() if n.op == "load")
+    return offsets
+
+
+def _site_knobs(functions: list[DeviceFunction]) -> dict[str, Any]:
+    """Knobs with one entry per site: program order per multi-dim grid, pipelining per loop,
+    eviction policy per load."""
+    grids = [len(f.grid_blocks) for f in functions if len(f.grid_blocks) > 1]
+    loops = sum(1 for f in functions for n in f.walk() if n.op == "for")
+    loads = sum(1 for f in functions for n in f.walk() if n.op == "load")
+    knobs: dict[str, Any] = {}
+    if grids:
+        knobs["loop_orders"] = ListOf([Permutation(n) for n in grids])
+        knobs["l2_groupings"] = ListOf([PowerOfTwo(1, 64, default=1) for _ in grids])
+    if loops:
+        knobs["range_unroll_factors"] = ListOf(Integer(0, 4, default=0), loops)
+        knobs["range_num_stages"] = ListOf(Integer(0, 4, default=0), loops)
+        knobs["range_multi_buffers"] = ListOf(Enum([None, False, True], default=None), loops)
+        knobs["range_flattens"] = ListOf(Enum([None, False, True], default=None), loops)
+    if loads:
+        knobs["load_eviction_policies"] = ListOf(Enum(["", "first", "last"], default=""), loads)
+    return knobs
 
 
 def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[int]) -> dict[str, Any]:

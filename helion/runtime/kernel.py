@@ -21,7 +21,7 @@ from ..compiler.host_split import HostProgram, split
 from ..compiler.ir import Block, DeviceFunction
 from ..compiler.lower import DeviceLowering
 from ..compiler.source import KernelSource
-from ..compiler.space import build_space
+from ..compiler.space import build_space, site_offsets
 from ..language._dispatch import executing, tracing_host
 from .config import Config
 from .interpreter import interpreted_stdlib
@@ -272,8 +272,10 @@ class BoundKernel:
 
     def _source(self, fn: DeviceFunction, config: dict[str, Any]) -> str:
         index_dtype = torch.int64 if self.numel_max >= 2 ** 31 else torch.int32
+        functions = [f for f in self.functions if f is not None]
+        sites = site_offsets(functions)[functions.index(fn)]
         return codegen.generate(fn, config, self.gpu, dot_precision=self.settings.dot_precision,
-                                index_dtype=index_dtype)
+                                index_dtype=index_dtype, sites=sites)
 
     def compile_config(self, config: Config | dict[str, Any]) -> Callable[..., Any]:
         """A callable that runs this kernel with ``config`` (compiled once per config)."""
