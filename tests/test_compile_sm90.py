@@ -57,3 +57,19 @@ def test_sampled_configs_compile_for_sm90(module_name: str) -> None:
         except exc.HelionError as e:
             assert "out of resource" in str(e).lower() or "shared memory" in str(e).lower(), str(e)
     assert compiled >= 1
+
+
+def test_interpreter_leaves_triton_language_as_it_was() -> None:
+    """Triton's interpreter patches triton.language inside device-function calls (tl.sum, ...)
+    and never restores it; a later GPU compile in the same process then fails at random lines.
+    Running a kernel on CPU must leave every attribute in place."""
+    import triton.language as tl
+
+    objects = [tl.core, tl.math, tl.core.tensor]
+    before = [dict(vars(o)) for o in objects]
+    module = GALLERY["softmax"]
+    args = module.make_args((37, 100), torch.float32, "cpu", torch.Generator().manual_seed(0))
+    bound = module.KERNELS["softmax"].bind(args)
+    bound.compile_config(bound.config_space.default())(*args)
+    changed = [name for o, b in zip(objects, before) for name, v in b.items() if vars(o).get(name) is not v]
+    assert changed == []

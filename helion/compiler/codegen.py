@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from .. import exc
-from . import symbols
+from . import indexing, symbols
 from .ir import ONE, DeviceFunction, Dim, Node
 from .pointwise import POINTWISE
 from .reduction_loops import ChunkLoop, loopable_reductions, schedule
@@ -98,6 +98,12 @@ class ResolvedConfig:
                 if value != unset:
                     options[kwarg] = (not value) if knob == "range_multi_buffers" else value
             self.range_options[id(node)] = options
+        forms = config.get("indexing", [])
+        memory = sites.get("memory", 0)
+        self.indexing = {}
+        for i, node in enumerate(indexing.memory_sites(fn)):
+            form = forms[memory + i] if memory + i < len(forms) else "pointer"
+            self.indexing[id(node)] = form if form in indexing.options(fn, node) else "pointer"
         policies = config.get("load_eviction_policies", [])
         loads = [n for n in fn.walk() if n.op == "load"]
         self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
@@ -192,12 +198,17 @@ class KernelCodegen:
         for block in self.fn.blocks:
             if block.kind == "reduction" and block.id not in self.cfg.looped:
                 self.block_indices(block.id, "0", self.extent_text(block.id))
+        self.descriptors()
         items: list[Any] = list(self.fn.body)
         for block_id in self.cfg.looped:  # at most one (ResolvedConfig)
             items = schedule(self.fn.body, block_id)
         for item in items:
             self.emit_item(item)
         body = "\n".join(self.lines) if self.lines else "    pass"
+        if self.gpu and self.descriptor_names:  # device-side descriptors need scratch memory
+            header += ["import torch", "",
+                       "triton.set_allocator(lambda size, alignment, stream: "
+                       "torch.empty(size, dtype=torch.int8, device='cuda'))"]
         kernel = f"@triton.jit\ndef {self.kernel_name()}({signature}):\n{body}\n"
         return "\n".join(header) + "\n\n\n" + kernel + "\n\n" + self.launcher()
 
@@ -237,6 +248,44 @@ class KernelCodegen:
             self.line(f"offset_{b} = {start}" if begin == "0" else f"offset_{b} = {begin} + {start}")
             if block.kind != "grid":
                 self.block_indices(b, f"offset_{b}", end)
+
+    def descriptors(self) -> None:
+        """Tensor descriptors are made once, at the top of the kernel."""
+        self.descriptor_names: dict[tuple[str, str], str] = {}
+        for node in indexing.memory_sites(self.fn):
+            if self.cfg.indexing.get(id(node)) != "tensor_descriptor":
+                continue
+            arg = self.fn.tensor_args[node.attrs["tensor"]]
+            block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in node.attrs["terms"]))
+            key = (arg.name, block_shape)
+            if key in self.descriptor_names:
+                continue
+            same_tensor = sum(1 for t, _ in self.descriptor_names if t == arg.name)
+            name = f"{arg.name}_desc" + (f"_{same_tensor}" if same_tensor else "")
+            self.descriptor_names[key] = name
+            self.line(f"{name} = tl.make_tensor_descriptor({arg.name}, shape={list(arg.shape)}, "
+                      f"strides={list(arg.strides)}, block_shape={block_shape})")
+
+    def block_offset(self, block_id: int) -> str:
+        """Where the current tile of a block starts (for block pointers and descriptors)."""
+        block = self.fn.block(block_id)
+        if block.kind == "reduction":
+            return f"roffset_{block_id}" if block_id in self.cfg.looped else "0"
+        return f"offset_{block_id}"
+
+    def block_access(self, node: Node) -> tuple[str, list[int]]:
+        """(block pointer or descriptor expression, dims that need a bound check) of a site."""
+        arg = self.fn.tensor_args[node.attrs["tensor"]]
+        blocks = [p for _, p, _ in node.attrs["terms"]]
+        offsets = "[" + ", ".join(self.block_offset(b) for b in blocks) + "]"
+        shape = self.shape_text(tuple(Dim(block=b) for b in blocks))
+        if self.cfg.indexing[id(node)] == "tensor_descriptor":
+            return f"{self.descriptor_names[(arg.name, shape)]}", [], offsets
+        order = sorted(range(len(blocks)), key=lambda d: arg.strides[d])
+        checks = [d for d, b in enumerate(blocks) if self.maskable(b)]
+        pointer = (f"tl.make_block_ptr({arg.name}, {list(arg.shape)}, {list(arg.strides)}, {offsets}, "
+                   f"{shape}, {order})")
+        return pointer, checks, offsets
 
     def fn_bounds(self, block_id: int) -> tuple[str, str]:
         block = self.fn.block(block_id)
@@ -432,6 +481,15 @@ class KernelCodegen:
         return mask
 
     def op_load(self, node: Node) -> None:
+        form = self.cfg.indexing.get(id(node), "pointer")
+        if form != "pointer":
+            access, checks, offsets = self.block_access(node)
+            if form == "tensor_descriptor":
+                self.assign(node, f"{access}.load({offsets})")
+            else:
+                check = f", boundary_check={tuple(checks)}, padding_option='zero'" if checks else ""
+                self.assign(node, f"tl.load({access}{check})")
+            return
         mask = self._mask_with_extra(node.dims, node.attrs.get("extra_mask"))
         args = [self.pointer(node, node.dims)]
         if mask:
@@ -445,6 +503,18 @@ class KernelCodegen:
 
     def op_store(self, node: Node) -> None:
         dims = node.attrs["index_dims"]
+        form = self.cfg.indexing.get(id(node), "pointer")
+        if form != "pointer":
+            access, checks, offsets = self.block_access(node)
+            value = self.ref(node.args[0])
+            if node.args[0].dims != dims:
+                value = f"tl.broadcast_to({value}, {self.shape_text(dims)})"
+            if form == "tensor_descriptor":
+                self.line(f"{access}.store({offsets}, {value})")
+            else:
+                check = f", boundary_check={tuple(checks)}" if checks else ""
+                self.line(f"tl.store({access}, {value}{check})")
+            return
         mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
         args = [self.pointer(node, dims), self.ref(node.args[0])]
         if mask:

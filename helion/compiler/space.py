@@ -11,6 +11,7 @@ from typing import Any
 import search
 from search import Enum, Integer, ListOf, Permutation, PowerOfTwo, Space
 
+from . import indexing
 from .codegen import ResolvedConfig, next_power_of_2
 from .ir import Block, DeviceFunction
 from .reduction_loops import loopable_reductions
@@ -58,6 +59,8 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
     constraints = [
         search.Constraint("tensor_numel", lambda c: _max_numel(functions, c) <= MAX_NUMEL,
                           message=f"a device value would exceed Triton's limit of {MAX_NUMEL} elements"),
+        search.Constraint("descriptor_blocks", lambda c: _descriptor_blocks_fit(functions, c),
+                          message="a tensor descriptor's block must be <= 256 per dim and >= 16 bytes wide"),
         search.Constraint("registers", lambda c: _max_numel(functions, c) <= MAX_PER_THREAD * 32 * c["num_warps"],
                           message=f"more than {MAX_PER_THREAD} elements of one value per thread (raise num_warps)"),
     ]
@@ -67,9 +70,10 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
 def site_offsets(functions: list[DeviceFunction]) -> list[dict[str, int]]:
     """Per device function, where its sites start in the per-site knob lists (grids with several
     dims, nested loops, loads), so several device loops of one kernel share the lists."""
-    offsets, counts = [], {"grids": 0, "loops": 0, "loads": 0}
+    offsets, counts = [], {"grids": 0, "loops": 0, "loads": 0, "memory": 0}
     for fn in functions:
         offsets.append(dict(counts))
+        counts["memory"] += len(indexing.memory_sites(fn))
         counts["grids"] += len(fn.grid_blocks) > 1
         counts["loops"] += sum(1 for n in fn.walk() if n.op == "for")
         counts["loads"] += sum(1 for n in fn.walk() if n.op == "load")
@@ -93,7 +97,28 @@ def _site_knobs(functions: list[DeviceFunction]) -> dict[str, Any]:
         knobs["range_flattens"] = ListOf(Enum([None, False, True], default=None), loops)
     if loads:
         knobs["load_eviction_policies"] = ListOf(Enum(["", "first", "last"], default=""), loads)
+    forms = [indexing.options(f, n) for f in functions for n in indexing.memory_sites(f)]
+    if any(len(f) > 1 for f in forms):
+        knobs["indexing"] = ListOf([Enum(f, default="pointer") for f in forms])
     return knobs
+
+
+def _descriptor_blocks_fit(functions: list[DeviceFunction], config: dict[str, Any]) -> bool:
+    """TMA boxes: at most 256 elements per dim and at least 16 bytes in the contiguous dim."""
+    forms = config.get("indexing", [])
+    position = 0
+    for fn in functions:
+        sizes = ResolvedConfig(fn, config).sizes
+        for node in indexing.memory_sites(fn):
+            form = forms[position] if position < len(forms) else "pointer"
+            position += 1
+            if form != "tensor_descriptor":
+                continue
+            box = [sizes[p] for _, p, _ in node.attrs["terms"]]
+            width = fn.tensor_args[node.attrs["tensor"]].dtype.itemsize
+            if max(box) > 256 or box[-1] * width < 16:
+                return False
+    return True
 
 
 def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[int]) -> dict[str, Any]:

@@ -33,18 +33,34 @@ def _twin(fn: JITFunction) -> Any:
     return twin
 
 
+def _patched_objects() -> list[Any]:
+    """What the interpreter patches while it runs (modules and classes of triton.language)."""
+    core = tl.core
+    return [tl, core, tl.math, tl_standard, core.tensor, core.dtype,
+            getattr(core, "tensor_descriptor_base", core.tensor)]
+
+
 @contextlib.contextmanager
 def interpreted_stdlib() -> Iterator[None]:
-    """Within the block, Triton's standard-library jit functions run in the interpreter."""
+    """Within the block, Triton's standard-library jit functions run in the interpreter.
+
+    Afterwards every attribute of ``triton.language`` is put back as it was: an interpreted
+    device-function call patches the language and never restores it, which would break later
+    GPU compiles in the same process.
+    """
     with _lock:
-        saved: list[tuple[Any, str, Any]] = []
+        snapshot = [(obj, dict(vars(obj))) for obj in _patched_objects()]
         for module in (tl, tl_standard):
             for name, value in list(vars(module).items()):
                 if isinstance(value, JITFunction):
-                    saved.append((module, name, value))
                     setattr(module, name, _twin(value))
         try:
             yield
         finally:
-            for module, name, value in saved:
-                setattr(module, name, value)
+            for obj, before in snapshot:  # names the interpreter added (its own helpers) stay
+                for name, value in before.items():
+                    if vars(obj).get(name, _MISSING) is not value:
+                        setattr(obj, name, value)
+
+
+_MISSING = object()
