@@ -19,7 +19,7 @@ from .. import language as hl
 from ..language._dispatch import executing
 from . import ops
 from .host_split import DeviceLoop, _assigned_names
-from .ir import ONE, Block, DeviceFunction, Dim, HostTensorArg, Node, ScalarArg
+from .ir import Block, DeviceFunction, Dim, HostTensorArg, Node, ScalarArg
 from . import symbols
 from .source import KernelSource
 from .values import DeviceValue, HostTensor, TileProxy
@@ -56,6 +56,7 @@ class DeviceLowering(ops.OpLowering):
         self.env: dict[str, Any] = {n: self._wrap_host(n, v) for n, v in host_values.items()}
         self._code_cache: dict[int, Any] = {}
         self.assigned_at: dict[str, int | None] = {}
+        self.loop_bounds: dict[int, tuple[Any, Any]] = {}  # block id -> (begin, end) of its loop
 
     # --- entry -------------------------------------------------------------------------------
     def run(self) -> DeviceFunction:
@@ -352,14 +353,12 @@ class DeviceLowering(ops.OpLowering):
 
     def _tile_proxies(self, spec: TileLoopSpec, ids: list[int]) -> Any:
         tiles = [TileProxy(i, is_grid=spec.is_grid) for i in ids]
-        self.loop_bounds = getattr(self, "loop_bounds", {})
         for (begin, end, _), i in zip(spec.dims, ids):
             self.loop_bounds[i] = (begin, end)
         return tuple(tiles) if spec.multi else tiles[0]
 
     def tile_attr(self, tile: TileProxy, attr: str) -> Any:
         b = tile.block_id
-        block = self.blocks[b]
         begin, end = self.loop_bounds[b]
         if attr == "index":
             if tile.is_grid:
