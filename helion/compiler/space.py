@@ -19,6 +19,7 @@ from .reduction_loops import loopable_reductions
 MAX_BLOCK = 4096          # largest block of one tiled dimension
 MAX_NUMEL = 1 << 20       # Triton's limit on the elements of one tensor value
 DEFAULT_NUMEL = 4096      # elements per program the heuristic default aims for (non-matmul)
+SHARED_MEMORY = 232448    # bytes of shared memory per block on the H100 (sm_90)
 MAX_PER_THREAD = 256      # elements of the largest value per thread: beyond it ptxas spills for minutes
 
 
@@ -61,6 +62,9 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
                           message=f"a device value would exceed Triton's limit of {MAX_NUMEL} elements"),
         search.Constraint("descriptor_blocks", lambda c: _descriptor_blocks_fit(functions, c),
                           message="a tensor descriptor's block must be <= 256 per dim and >= 16 bytes wide"),
+        search.Constraint("shared_memory", lambda c: _dot_shared_bytes(functions, c) <= SHARED_MEMORY,
+                          message=f"matmul operand tiles x pipeline stages exceed {SHARED_MEMORY} bytes of "
+                                  "shared memory"),
         search.Constraint("registers", lambda c: _max_numel(functions, c) <= MAX_PER_THREAD * 32 * c["num_warps"],
                           message=f"more than {MAX_PER_THREAD} elements of one value per thread (raise num_warps)"),
     ]
@@ -133,6 +137,40 @@ def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[i
         widest = max(shrinkable, key=lambda i: sizes[i])
         sizes[widest] //= 2
     return config
+
+
+def _dot_shared_bytes(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
+    """Shared memory the pipelined operands of each tl.dot take: stages x (A tile + B tile)."""
+    largest = 0
+    stages_default = int(config.get("num_stages", 2))
+    loop_stages = config.get("range_num_stages", [])
+    offsets = site_offsets(functions)
+    for fn, sites in zip(functions, offsets):
+        sizes = ResolvedConfig(fn, config).sizes
+        loops = [n for n in fn.walk() if n.op == "for"]
+        for i, loop in enumerate(loops):
+            override = loop_stages[sites["loops"] + i] if sites["loops"] + i < len(loop_stages) else 0
+            stages = max(override or stages_default, 1)
+            for node in _walk_body(loop):
+                if node.op != "dot":
+                    continue
+                total = 0
+                for operand in node.args[:2]:
+                    numel = 1
+                    for d in operand.dims:
+                        numel *= sizes[d.block] if d.block is not None else d.size
+                    total += numel * operand.dtype.itemsize
+                largest = max(largest, stages * total)
+    return largest
+
+
+def _walk_body(loop: Any) -> list[Any]:
+    out = []
+    for node in loop.body:
+        out.append(node)
+        if node.body is not None:
+            out.extend(_walk_body(node))
+    return out
 
 
 def _max_numel(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
