@@ -85,6 +85,8 @@ class ResolvedConfig:
         self.loop_order: list[int] = list(orders[grid]) if multi and grid < len(orders) else \
             list(range(len(fn.grid_blocks)))
         self.l2_grouping = int(groups[grid]) if multi and grid < len(groups) else 1
+        self.pid_type = str(config.get("pid_type", "flat"))
+        self.sm_multiplier = int(config.get("num_sm_multiplier", 1))
         loops = [n for n in fn.walk() if n.op == "for"]
         self.range_options: dict[int, dict[str, Any]] = {}
         for i, node in enumerate(loops):
@@ -114,9 +116,11 @@ class KernelCodegen:
     """Writes one device function as a Triton kernel plus its launcher."""
 
     def __init__(self, fn: DeviceFunction, config: dict[str, Any], gpu: bool, dot_precision: str = "tf32",
-                 index_dtype: torch.dtype = torch.int32, sites: dict[str, int] | None = None):
+                 index_dtype: torch.dtype = torch.int32, sites: dict[str, int] | None = None,
+                 num_sms: int = 4):
         self.fn = fn
         self.cfg = ResolvedConfig(fn, config, sites)
+        self.num_sms = num_sms
         self.gpu = gpu
         self.dot_precision = dot_precision
         self.index_dtype = index_dtype
@@ -194,11 +198,12 @@ class KernelCodegen:
             p + (": tl.constexpr" if p.startswith("_BLOCK_SIZE") else "") for p in self.params())
         self.lines = []
         self.depth = 1
+        self.descriptors()
+        self.persistent_loop()
         self.program_ids()
         for block in self.fn.blocks:
             if block.kind == "reduction" and block.id not in self.cfg.looped:
                 self.block_indices(block.id, "0", self.extent_text(block.id))
-        self.descriptors()
         items: list[Any] = list(self.fn.body)
         for block_id in self.cfg.looped:  # at most one (ResolvedConfig)
             items = schedule(self.fn.body, block_id)
@@ -212,15 +217,38 @@ class KernelCodegen:
         kernel = f"@triton.jit\ndef {self.kernel_name()}({signature}):\n{body}\n"
         return "\n".join(header) + "\n\n\n" + kernel + "\n\n" + self.launcher()
 
+    def total_tiles(self) -> str:
+        return " * ".join(_paren(self.block_count(b)) for b in self.fn.grid_blocks)
+
+    def persistent_loop(self) -> None:
+        """``persistent_*`` pid types: a grid of (SM count x multiplier) programs, each looping over
+        tiles, interleaved (pid, pid + P, ...) or in one contiguous run per program."""
+        if not self.cfg.pid_type.startswith("persistent"):
+            return
+        self.line(f"total_tiles = {self.total_tiles()}")
+        if self.cfg.pid_type == "persistent_interleaved":
+            self.line("for virtual_pid in tl.range(tl.program_id(0), total_tiles, tl.num_programs(0)):")
+        else:
+            self.line("tiles_per_program = (total_tiles + tl.num_programs(0) - 1) // tl.num_programs(0)")
+            self.line("first_tile = tl.program_id(0) * tiles_per_program")
+            self.line("for virtual_pid in tl.range(first_tile, tl.minimum(first_tile + tiles_per_program, "
+                      "total_tiles)):")
+        self.depth += 1
+
     def program_ids(self) -> None:
         """pid -> one index per grid dim: ``loop_orders`` picks the fastest-varying dim and
-        ``l2_groupings`` walks the first two dims in groups of rows (tiles reuse L2)."""
+        ``l2_groupings`` walks the first two dims in groups of rows (tiles reuse L2); ``xyz``
+        uses one hardware grid axis per dim instead."""
         grid = self.fn.grid_blocks
-        if len(grid) == 1:
-            self.line("pid_0 = tl.program_id(0)")
+        source = "virtual_pid" if self.cfg.pid_type.startswith("persistent") else "tl.program_id(0)"
+        if self.cfg.pid_type == "xyz":
+            for i in range(len(grid)):
+                self.line(f"pid_{i} = tl.program_id({i})")
+        elif len(grid) == 1:
+            self.line(f"pid_0 = {source}")
         else:
             order = self.cfg.loop_order
-            self.line("pid = tl.program_id(0)")
+            self.line(f"pid = {source}")
             group = self.cfg.l2_grouping
             first = 0
             if group > 1:
@@ -322,6 +350,10 @@ class KernelCodegen:
         counts = [self.extent_text(b, True) if self.fn.block(b).kind == "grid" else
                   f"triton.cdiv({self.extent_text(b, True)}, {self.fn.block(b).symbol})" for b in self.fn.grid_blocks]
         grid = " * ".join(counts)
+        if self.cfg.pid_type == "xyz":
+            grid = ", ".join(counts)
+        elif self.cfg.pid_type.startswith("persistent"):
+            grid = f"min({grid}, {self.num_sms * self.cfg.sm_multiplier})"
         args = ", ".join(self.params())
         lines.append(f"    {self.kernel_name()}[({grid},)]({args}, num_warps={self.cfg.num_warps}, "
                      f"num_stages={self.cfg.num_stages})")

@@ -19,6 +19,8 @@ from .reduction_loops import loopable_reductions
 MAX_BLOCK = 4096          # largest block of one tiled dimension
 MAX_NUMEL = 1 << 20       # Triton's limit on the elements of one tensor value
 DEFAULT_NUMEL = 4096      # elements per program the heuristic default aims for (non-matmul)
+PID_TYPES = ["flat", "xyz", "persistent_blocked", "persistent_interleaved"]
+MAX_GRID_YZ = 65535       # CUDA's limit on the y and z grid dimensions (pid_type "xyz")
 SHARED_MEMORY = 232448    # bytes of shared memory per block on the H100 (sm_90)
 MAX_PER_THREAD = 256      # elements of the largest value per thread: beyond it ptxas spills for minutes
 
@@ -55,6 +57,8 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
             options.append(Enum(choices, default=defaults["reduction_loops"][b.knob]))
         params["reduction_loops"] = ListOf(options)
     params.update(_site_knobs(functions))
+    params["pid_type"] = Enum(PID_TYPES, default="flat")
+    params["num_sm_multiplier"] = PowerOfTwo(1, 8, default=1)
     params["num_warps"] = PowerOfTwo(1, 32, default=defaults["num_warps"])
     params["num_stages"] = Integer(1, 6, default=defaults["num_stages"])
     constraints = [
@@ -62,6 +66,12 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
                           message=f"a device value would exceed Triton's limit of {MAX_NUMEL} elements"),
         search.Constraint("descriptor_blocks", lambda c: _descriptor_blocks_fit(functions, c),
                           message="a tensor descriptor's block must be <= 256 per dim and >= 16 bytes wide"),
+        search.Constraint("xyz_grid", lambda c: c.get("pid_type") != "xyz" or _xyz_fits(functions, c),
+                          message="pid_type 'xyz' needs at most 3 grid dims, the 2nd and 3rd <= 65535 blocks"),
+        search.Constraint("sm_multiplier", lambda c: str(c.get("pid_type", "")).startswith("persistent")
+                          or c.get("num_sm_multiplier", 1) == 1,
+                          repair=lambda c: {**c, "num_sm_multiplier": 1},
+                          message="num_sm_multiplier only applies to persistent pid types"),
         search.Constraint("shared_memory", lambda c: _dot_shared_bytes(functions, c) <= SHARED_MEMORY,
                           message=f"matmul operand tiles x pipeline stages exceed {SHARED_MEMORY} bytes of "
                                   "shared memory"),
@@ -137,6 +147,19 @@ def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[i
         widest = max(shrinkable, key=lambda i: sizes[i])
         sizes[widest] //= 2
     return config
+
+
+def _xyz_fits(functions: list[DeviceFunction], config: dict[str, Any]) -> bool:
+    for fn in functions:
+        sizes = ResolvedConfig(fn, config).sizes
+        grid = fn.grid_blocks
+        if len(grid) > 3:
+            return False
+        for b in grid[1:]:
+            block = fn.block(b)
+            if -(-(block.extent or 1) // sizes[b]) > MAX_GRID_YZ:
+                return False
+    return True
 
 
 def _dot_shared_bytes(functions: list[DeviceFunction], config: dict[str, Any]) -> int:

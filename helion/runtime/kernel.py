@@ -165,6 +165,7 @@ class BoundKernel:
         devices = [a.device for a in args if isinstance(a, torch.Tensor)]
         self.device = devices[0] if devices else torch.device("cpu")
         self.gpu = self.device.type == "cuda"
+        self.num_sms = torch.cuda.get_device_properties(self.device).multi_processor_count if self.gpu else 4
         self.blocks: list[Block] = []
         self.registered: dict[int, tuple[int, int]] = {}
         self.functions: list[DeviceFunction | None] = [None] * len(kernel.program.loops)
@@ -275,7 +276,7 @@ class BoundKernel:
         functions = [f for f in self.functions if f is not None]
         sites = site_offsets(functions)[functions.index(fn)]
         return codegen.generate(fn, config, self.gpu, dot_precision=self.settings.dot_precision,
-                                index_dtype=index_dtype, sites=sites)
+                                index_dtype=index_dtype, sites=sites, num_sms=self.num_sms)
 
     def compile_config(self, config: Config | dict[str, Any]) -> Callable[..., Any]:
         """A callable that runs this kernel with ``config`` (compiled once per config)."""
