@@ -13,7 +13,7 @@ import torch
 
 from .. import exc
 from . import indexing, symbols
-from .ir import ONE, DeviceFunction, Dim, Node
+from .ir import DeviceFunction, Dim, Node
 from .pointwise import POINTWISE
 from .reduction_loops import ChunkLoop, loopable_reductions, schedule
 
@@ -630,4 +630,4 @@ def generate(fn: DeviceFunction, config: dict[str, Any], gpu: bool, **options: A
     return KernelCodegen(fn, config, gpu, **options).generate()
 
 
-__all__ = ["ONE", "generate", "next_power_of_2", "tl_dtype"]
+__all__ = ["generate", "next_power_of_2", "tl_dtype"]

@@ -64,7 +64,7 @@ class DeviceLowering(ops.OpLowering):
             try:
                 spec = self.eval(self.loop.node.iter)
                 grid_blocks = self._open_blocks(spec, top_level=True)
-                self.bind_target(self.loop.node.target, self._tile_proxies(spec, grid_blocks))
+                self.assign(self.loop.node.target, self._tile_proxies(spec, grid_blocks))
                 self.walk(self.loop.node.body)
             except exc.HelionError as e:
                 raise e.at(self.source.filename, self.lineno) from None
@@ -236,7 +236,7 @@ class DeviceLowering(ops.OpLowering):
             vars_.append(var)
             self.env[name] = DeviceValue(var)
         before = dict(self.env)
-        self.bind_target(stmt.target, self._tile_proxies(spec, blocks))
+        self.assign(stmt.target, self._tile_proxies(spec, blocks))
         self.walk(stmt.body)
         self.lineno = line
         finals = []
@@ -257,9 +257,6 @@ class DeviceLowering(ops.OpLowering):
                 self.env[name] = _LoopLocal(name)
         for (name, _), var in zip(carried, vars_):
             self.env[name] = DeviceValue(var)
-
-    def bind_target(self, target: ast.expr, value: Any) -> None:
-        self.assign(target, value)
 
     # --- expressions ------------------------------------------------------------------------------
     def eval(self, node: ast.expr) -> Any:

@@ -214,16 +214,12 @@ class OpLowering:
         if name in ("clamp", "clip"):
             operands = operands[:1] + [kwargs.get("min", args[1] if len(args) > 1 else None),
                                        kwargs.get("max", args[2] if len(args) > 2 else None)]
-        tensor_dtypes = [o.dtype for o in operands if isinstance(o, Node)]
         if name in ("eq", "ne", "lt", "le", "gt", "ge"):
             compute = compute_dtype(torch.result_type(*self.meta(args[:2])))
-        elif name == "where":
-            compute = compute_dtype(out.dtype)
         else:
             compute = compute_dtype(out.dtype)
         attrs = {"fn": name, "compute": compute, "kw": {k: v for k, v in kwargs.items()
                                                           if k not in ("min", "max")}}
-        del tensor_dtypes
         if name in POINTWISE and POINTWISE[name].libdevice:
             self.uses_libdevice = True
         return DeviceValue(self.emit("pointwise", tuple(operands), out.dtype, self.dims_of(out), "v", **attrs))
@@ -522,11 +518,7 @@ def _max_or_min(kind: str) -> Any:
     return lower
 
 
-def _mean_entry(x: Any, *args: Any, **kwargs: Any) -> Any:
-    return _mean(x, *args, **kwargs)
-
-
 _DECOMPOSITIONS = {
-    "mean": _mean_entry, "var": _var, "std": _std, "softmax": _softmax, "log_softmax": _log_softmax,
+    "mean": _mean, "var": _var, "std": _std, "softmax": _softmax, "log_softmax": _log_softmax,
     "max": _max_or_min("max"), "min": _max_or_min("min"),
 }
