@@ -24,6 +24,11 @@ _SIG = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16", to
 def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> list[dict[str, Any]]:
     """Compile every device loop of ``bound`` under ``config`` for ``sm_<arch>``.
 
+    Tensor arguments are marked 16-byte aligned (``tt.divisibility``), as Triton's launcher marks
+    every torch allocation: without it Triton cannot use cp.async, does not pipeline pointer loads
+    and reports less shared memory (and other register counts) than the launch on the GPU needs,
+    e.g. 32 KiB instead of 96 KiB for a 3-stage 128x128x64 bf16 matmul.
+
     Returns per kernel: name, registers, spills, shared memory bytes. Raises on compile errors.
     """
     from ..runtime.loader import load_module
@@ -36,11 +41,13 @@ def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> li
         kernel = getattr(module, gen.kernel_name())
         signature: dict[str, str] = {}
         constexprs: dict[tuple[int, ...], int] = {}
+        attrs: dict[tuple[int, ...], list[list[Any]]] = {}
         symbols = {b.symbol: gen.cfg.sizes[b.id] for b in fn.blocks}
         symbol_params = set(fn.symbol_names().values())
         for i, name in enumerate(gen.params()):
             if name in fn.tensor_args:
                 signature[name] = "*" + _SIG[fn.tensor_args[name].dtype]
+                attrs[(i,)] = [["tt.divisibility", 16]]
             elif name in fn.scalar_args:
                 signature[name] = "fp32"
             elif name in symbol_params:
@@ -49,7 +56,8 @@ def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> li
                 signature[name] = "constexpr"
                 constexprs[(i,)] = symbols[name]
         try:
-            compiled = triton.compile(ASTSource(kernel, signature, constexprs), target=GPUTarget("cuda", arch, 32),
+            source = ASTSource(kernel, signature, constexprs, attrs)
+            compiled = triton.compile(source, target=GPUTarget("cuda", arch, 32),
                                       options={"num_warps": gen.cfg.num_warps, "num_stages": gen.cfg.num_stages})
         except Exception as e:  # noqa: BLE001
             raise exc.HelionError(f"{fn.name}: compile for sm_{arch} failed: {str(e).splitlines()[0]}") from e
