@@ -213,27 +213,24 @@ class Space:
                                 parameter=error.parameter, constraint=error.constraint) from None
 
     def sample(self, rng: np.random.Generator, *, tries: int = SAMPLE_TRIES) -> Config:
-        """A random valid config: rejection sampling first, then repairing the rejected draws.
+        """A random valid config: each draw is repaired where a constraint can repair it, and
+        rejected otherwise.
 
         Raises InvalidConfig naming the constraints that rejected every draw.
         """
-        rejected: list[Config] = []
         counts: dict[str, int] = {}
         for _ in range(tries):
             config = {name: param.sample(rng) for name, param in self._params.items()}
             constraint = self.violated(config)
             if constraint is None:
                 return config
-            counts[constraint.name] = counts.get(constraint.name, 0) + 1
-            if len(rejected) < 10:
-                rejected.append(config)
-        for config in rejected:
             try:
                 return self.normalize(config)
-            except InvalidConfig:
-                continue
+            except InvalidConfig as error:
+                name = error.constraint or constraint.name
+                counts[name] = counts.get(name, 0) + 1
         summary = ", ".join(f"{name!r} ({count})" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
-        raise InvalidConfig(f"no valid config in {tries} random draws (repairs failed too); "
+        raise InvalidConfig(f"no valid config in {tries} random draws (after repairs); "
                             f"rejected by: {summary}. Loosen the constraints or add repairs.")
 
     # -- encoding ------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ def test_sampled_configs_compile_for_sm90(module_name: str) -> None:
             compile_for_target(bound, config)
             compiled += 1
         except exc.HelionError as e:
-            assert "out of resource" in str(e).lower() or "shared memory" in str(e).lower(), str(e)
+            message = str(e).lower()  # resources or a ptxas failure: outcomes of tuning
+            assert "out of resource" in message or "shared memory" in message or "ptxas" in message, str(e)
     assert compiled >= 1
 
 

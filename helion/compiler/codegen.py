@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from .. import exc
-from . import indexing, symbols
+from . import flatten, indexing, symbols
 from .ir import DeviceFunction, Dim, Node
 from .pointwise import POINTWISE
 from .reduction_loops import ChunkLoop, loopable_reductions, schedule
@@ -85,9 +85,16 @@ class ResolvedConfig:
         self.loop_order: list[int] = list(orders[grid]) if multi and grid < len(orders) else \
             list(range(len(fn.grid_blocks)))
         self.l2_grouping = int(groups[grid]) if multi and grid < len(groups) else 1
+        flattens = config.get("flatten_loops", [])
+        self.flat = bool(multi and grid < len(flattens) and flattens[grid] and flatten.eligible(fn))
         self.pid_type = str(config.get("pid_type", "flat"))
         self.sm_multiplier = int(config.get("num_sm_multiplier", 1))
+        maxnreg = config.get("maxnreg")
+        self.maxnreg = int(maxnreg) if maxnreg and self.pid_type.startswith("persistent") else None
         loops = [n for n in fn.walk() if n.op == "for"]
+        statics = config.get("static_ranges", [])
+        self.static_loops = {id(node) for i, node in enumerate(loops)
+                             if loop + i < len(statics) and statics[loop + i] and static_range_ok(node)}
         self.range_options: dict[int, dict[str, Any]] = {}
         for i, node in enumerate(loops):
             options: dict[str, Any] = {}
@@ -105,11 +112,17 @@ class ResolvedConfig:
         self.indexing = {}
         for i, node in enumerate(indexing.memory_sites(fn)):
             form = forms[memory + i] if memory + i < len(forms) else "pointer"
-            self.indexing[id(node)] = form if form in indexing.options(fn, node) else "pointer"
+            usable = form in indexing.options(fn, node) and not self.flat  # flat values are 1-D
+            self.indexing[id(node)] = form if usable else "pointer"
         policies = config.get("load_eviction_policies", [])
         loads = [n for n in fn.walk() if n.op == "load"]
         self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
                          if load + i < len(policies) and policies[load + i]}
+
+
+def static_range_ok(loop: Node) -> bool:
+    """``tl.static_range`` needs bounds known when the kernel is compiled."""
+    return all(isinstance(b, int) and not isinstance(b, bool) for b in loop.attrs["bounds"])
 
 
 class KernelCodegen:
@@ -154,7 +167,18 @@ class KernelCodegen:
         return self.fn.block(dim.block).symbol if dim.block is not None else str(dim.size)
 
     def shape_text(self, dims: tuple[Dim, ...]) -> str:
+        if self.cfg.flat and any(d.block is not None for d in dims):
+            return f"[{self.flat_size()}]"
         return "[" + ", ".join(self.size_text(d) for d in dims) + "]"
+
+    def flat_size(self) -> str:
+        return " * ".join(self.fn.block(b).symbol for b in self.fn.grid_blocks)
+
+    def flat_total(self, python: bool = False) -> str:
+        return " * ".join(_paren(self.extent_text(b, python)) for b in self.fn.grid_blocks)
+
+    def flat_maskable(self) -> bool:
+        return any(self.maskable(b) for b in self.fn.grid_blocks)
 
     def maskable(self, block_id: int) -> bool:
         block = self.fn.block(block_id)
@@ -164,13 +188,14 @@ class KernelCodegen:
             return True
         return block.extent % self.cfg.sizes[block_id] != 0
 
-    @staticmethod
-    def expand(expr: str, positions: list[int], rank: int) -> str:
-        if rank <= 1 or len(positions) == rank:
+    def expand(self, expr: str, positions: list[int], rank: int) -> str:
+        if rank <= 1 or len(positions) == rank or self.cfg.flat:  # flat: every value is one vector
             return expr
         return expr + "[" + ", ".join(":" if i in positions else "None" for i in range(rank)) + "]"
 
     def mask_for(self, dims: tuple[Dim, ...]) -> str | None:
+        if self.cfg.flat:
+            return "flat_mask" if self.flat_maskable() and any(d.block is not None for d in dims) else None
         parts = [self.expand(f"mask_{d.block}", [i], len(dims)) for i, d in enumerate(dims)
                  if d.block is not None and self.maskable(d.block)]
         return " & ".join(parts) if parts else None
@@ -218,6 +243,8 @@ class KernelCodegen:
         return "\n".join(header) + "\n\n\n" + kernel + "\n\n" + self.launcher()
 
     def total_tiles(self) -> str:
+        if self.cfg.flat:
+            return f"({self.flat_total()} + {self.flat_size()} - 1) // ({self.flat_size()})"
         return " * ".join(_paren(self.block_count(b)) for b in self.fn.grid_blocks)
 
     def persistent_loop(self) -> None:
@@ -241,6 +268,9 @@ class KernelCodegen:
         uses one hardware grid axis per dim instead."""
         grid = self.fn.grid_blocks
         source = "virtual_pid" if self.cfg.pid_type.startswith("persistent") else "tl.program_id(0)"
+        if self.cfg.flat:
+            self.flat_indices(source)
+            return
         if self.cfg.pid_type == "xyz":
             for i in range(len(grid)):
                 self.line(f"pid_{i} = tl.program_id({i})")
@@ -276,6 +306,23 @@ class KernelCodegen:
             self.line(f"offset_{b} = {start}" if begin == "0" else f"offset_{b} = {begin} + {start}")
             if block.kind != "grid":
                 self.block_indices(b, f"offset_{b}", end)
+
+    def flat_indices(self, source: str) -> None:
+        """``flatten_loops``: one 1-D block over the row-major elements of the grid dims; each
+        dim's indices are recovered by division (the last dim varies fastest)."""
+        pid = source if self.index_dtype == torch.int32 else f"{source}.to(tl.int64)"
+        self.line(f"flat_index = {pid} * ({self.flat_size()}) + tl.arange(0, {self.flat_size()})")
+        if self.flat_maskable():
+            self.line(f"flat_mask = flat_index < {self.flat_total()}")
+        grid = self.fn.grid_blocks
+        for i, b in enumerate(grid):
+            inner = " * ".join(_paren(self.extent_text(c)) for c in grid[i + 1:])
+            value = f"flat_index // ({inner})" if inner else "flat_index"
+            if i > 0:
+                value += f" % {_paren(self.extent_text(b))}"
+            begin = self.fn.block(b).begin
+            self.line(f"indices_{b} = {value}" if begin == 0 else f"indices_{b} = {begin} + {value}")
+            self.active.add(b)
 
     def descriptors(self) -> None:
         """Tensor descriptors are made once, at the top of the kernel."""
@@ -350,13 +397,18 @@ class KernelCodegen:
         counts = [self.extent_text(b, True) if self.fn.block(b).kind == "grid" else
                   f"triton.cdiv({self.extent_text(b, True)}, {self.fn.block(b).symbol})" for b in self.fn.grid_blocks]
         grid = " * ".join(counts)
-        if self.cfg.pid_type == "xyz":
+        if self.cfg.flat:
+            grid = f"triton.cdiv({self.flat_total(True)}, {' * '.join(self.fn.block(b).symbol for b in self.fn.grid_blocks)})"
+            if self.cfg.pid_type.startswith("persistent"):
+                grid = f"min({grid}, {self.num_sms * self.cfg.sm_multiplier})"
+        elif self.cfg.pid_type == "xyz":
             grid = ", ".join(counts)
         elif self.cfg.pid_type.startswith("persistent"):
             grid = f"min({grid}, {self.num_sms * self.cfg.sm_multiplier})"
         args = ", ".join(self.params())
+        maxnreg = f", maxnreg={self.cfg.maxnreg}" if self.cfg.maxnreg else ""
         lines.append(f"    {self.kernel_name()}[({grid},)]({args}, num_warps={self.cfg.num_warps}, "
-                     f"num_stages={self.cfg.num_stages})")
+                     f"num_stages={self.cfg.num_stages}{maxnreg})")
         return "\n".join(lines) + "\n"
 
     # --- nodes ------------------------------------------------------------------------------------
@@ -442,6 +494,9 @@ class KernelCodegen:
     def op_view(self, node: Node) -> None:
         source = self.ref(node.args[0])
         kind = node.attrs["kind"]
+        if self.cfg.flat and (kind != "broadcast" or node.args[0].rank > 0):
+            self.alias[id(node)] = source  # flat: a view of a vector is the same vector
+            return
         if kind == "index":
             self.assign(node, f"{source}{node.attrs['index']}")
         elif kind == "permute":
@@ -481,11 +536,22 @@ class KernelCodegen:
             if k is not None and self.maskable(k) and not _zero_filled(operand):
                 text = f"tl.where({self.expand(f'mask_{k}', [axis], operand.rank)}, {text}, 0)"
             operands.append(text)
-        extra = f", acc={self.ref(acc)}" if acc is not None else ""
+        squeeze = a.rank == 3 and self.unit_dim(a.dims[0]) and self.unit_dim(b.dims[0])
+        if squeeze:  # a batch tile of one matrix: a 2-D dot (tensor cores), not a batched one
+            operands = [f"tl.reshape({text}, {self.shape_text(operand.dims[1:])})"
+                        for text, operand in zip(operands, (a, b))]
+        acc_text = self.ref(acc) if acc is not None else None
+        if acc_text is not None and squeeze:
+            acc_text = f"tl.reshape({acc_text}, {self.shape_text(acc.dims[1:])})"
+        extra = f", acc={acc_text}" if acc_text is not None else ""
         if self.gpu and a.dtype == torch.float32:
             extra += f", input_precision={self.dot_precision!r}"
         extra += f", out_dtype={tl_dtype(node.dtype)}"
-        self.assign(node, f"tl.dot({operands[0]}, {operands[1]}{extra})")
+        expr = f"tl.dot({operands[0]}, {operands[1]}{extra})"
+        self.assign(node, f"tl.reshape({expr}, {self.shape_text(node.dims)})" if squeeze else expr)
+
+    def unit_dim(self, dim: Dim) -> bool:
+        return self.cfg.sizes[dim.block] == 1 if dim.block is not None else dim.size == 1
 
     def pointer(self, node: Node, dims: tuple[Dim, ...]) -> str:
         arg = self.fn.tensor_args[node.attrs["tensor"]]
@@ -573,8 +639,11 @@ class KernelCodegen:
             if not (isinstance(bounds[2 * i], int) and isinstance(bounds[2 * i + 1], int)):
                 self.dynamic.add(b)
             step = "" if block.kind == "grid" else f", {block.symbol}"
-            options = "".join(f", {k}={v!r}" for k, v in self.cfg.range_options.get(id(node), {}).items())
-            self.line(f"for offset_{b} in tl.range({begin}, {end}{step}{options}):")
+            if id(node) in self.cfg.static_loops:  # unrolled when the kernel is compiled
+                self.line(f"for offset_{b} in tl.static_range({begin}, {end}{step}):")
+            else:
+                options = "".join(f", {k}={v!r}" for k, v in self.cfg.range_options.get(id(node), {}).items())
+                self.line(f"for offset_{b} in tl.range({begin}, {end}{step}{options}):")
             self.depth += 1
             opened += 1
             if block.kind != "grid":

@@ -6,23 +6,34 @@ Knobs (public Helion names): ``block_sizes`` (one power of two per tunable tile 
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import search
 from search import Enum, Integer, ListOf, Permutation, PowerOfTwo, Space
 
-from . import indexing
-from .codegen import ResolvedConfig, next_power_of_2
+from . import flatten, indexing
+from .codegen import ResolvedConfig, next_power_of_2, static_range_ok
 from .ir import Block, DeviceFunction
 from .reduction_loops import loopable_reductions
 
 MAX_BLOCK = 4096          # largest block of one tiled dimension
 MAX_NUMEL = 1 << 20       # Triton's limit on the elements of one tensor value
 DEFAULT_NUMEL = 4096      # elements per program the heuristic default aims for (non-matmul)
+COLUMN_CHUNK = 64         # default chunk of a reduction over a strided dim (rows of a column sum)
+ATOMIC_ROWS = 64          # default tile of a dim summed before an atomic add
+# TMA boxes under 128 bytes were misaligned on the H100 (softmax_two_pass [1, 32] bf16, rms_norm_looped
+# weight [8] and [32] bf16: "CUDA error: misaligned address"), so they are not offered.
+MIN_TMA_BYTES = 128
+MIN_PROGRAMS = 256        # the default splits grids until they have this many programs (~2 per SM)
 PID_TYPES = ["flat", "xyz", "persistent_blocked", "persistent_interleaved"]
 MAX_GRID_YZ = 65535       # CUDA's limit on the y and z grid dimensions (pid_type "xyz")
 SHARED_MEMORY = 232448    # bytes of shared memory per block on the H100 (sm_90)
 MAX_PER_THREAD = 256      # elements of the largest value per thread: beyond it ptxas spills for minutes
+MAX_STATIC_TRIPS = 16     # iterations a tl.static_range may unroll
+REGISTERS = 65536         # 32-bit registers per SM: maxnreg x threads per block must fit
+RANGE_KNOBS = {"range_unroll_factors": 0, "range_num_stages": 0, "range_multi_buffers": None,
+               "range_flattens": None}
 
 
 def tile_bounds(block: Block, registered: dict[int, tuple[int, int]]) -> tuple[int, int]:
@@ -59,19 +70,35 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
     params.update(_site_knobs(functions))
     params["pid_type"] = Enum(PID_TYPES, default="flat")
     params["num_sm_multiplier"] = PowerOfTwo(1, 8, default=1)
+    params["maxnreg"] = Enum([None, 32, 64, 128, 256], default=None)
     params["num_warps"] = PowerOfTwo(1, 32, default=defaults["num_warps"])
     params["num_stages"] = Integer(1, 6, default=defaults["num_stages"])
     constraints = [
         search.Constraint("tensor_numel", lambda c: _max_numel(functions, c) <= MAX_NUMEL,
                           message=f"a device value would exceed Triton's limit of {MAX_NUMEL} elements"),
         search.Constraint("descriptor_blocks", lambda c: _descriptor_blocks_fit(functions, c),
-                          message="a tensor descriptor's block must be <= 256 per dim and >= 16 bytes wide"),
+                          message="a tensor descriptor's block must be <= 256 per dim, >= 16 bytes wide and "
+                                  f">= {MIN_TMA_BYTES} bytes in all"),
         search.Constraint("xyz_grid", lambda c: c.get("pid_type") != "xyz" or _xyz_fits(functions, c),
                           message="pid_type 'xyz' needs at most 3 grid dims, the 2nd and 3rd <= 65535 blocks"),
         search.Constraint("sm_multiplier", lambda c: str(c.get("pid_type", "")).startswith("persistent")
                           or c.get("num_sm_multiplier", 1) == 1,
                           repair=lambda c: {**c, "num_sm_multiplier": 1},
                           message="num_sm_multiplier only applies to persistent pid types"),
+        search.Constraint("maxnreg_persistent", lambda c: c.get("maxnreg") is None
+                          or str(c.get("pid_type", "")).startswith("persistent"),
+                          repair=lambda c: {**c, "maxnreg": None},
+                          message="maxnreg only applies to persistent pid types"),
+        search.Constraint("maxnreg_budget", lambda c: (c.get("maxnreg") or 0) * 32 * c["num_warps"] <= REGISTERS,
+                          message=f"maxnreg x 32 x num_warps exceeds the {REGISTERS} registers of an SM"),
+        search.Constraint("static_range_trips", lambda c: _static_trips_ok(functions, c),
+                          repair=lambda c: _drop_long_static_ranges(functions, c),
+                          message=f"a tl.static_range would unroll more than {MAX_STATIC_TRIPS} iterations"),
+        search.Constraint("static_range_options", lambda c: not _static_with_range_options(c),
+                          repair=_clear_range_options,
+                          message="range_* options do not apply to a loop unrolled by static_ranges"),
+        search.Constraint("flatten_order", lambda c: not _flat_with_order(c), repair=_clear_flat_order,
+                          message="loop_orders and l2_groupings do not apply to a flattened grid"),
         search.Constraint("shared_memory", lambda c: _dot_shared_bytes(functions, c) <= SHARED_MEMORY,
                           message=f"matmul operand tiles x pipeline stages exceed {SHARED_MEMORY} bytes of "
                                   "shared memory"),
@@ -104,7 +131,14 @@ def _site_knobs(functions: list[DeviceFunction]) -> dict[str, Any]:
     if grids:
         knobs["loop_orders"] = ListOf([Permutation(n) for n in grids])
         knobs["l2_groupings"] = ListOf([PowerOfTwo(1, 64, default=1) for _ in grids])
+        flat = [flatten.eligible(f) for f in functions if len(f.grid_blocks) > 1]
+        if any(flat):
+            knobs["flatten_loops"] = ListOf([Enum([False, True] if ok else [False], default=False) for ok in flat])
     if loops:
+        static = [static_range_ok(n) for f in functions for n in f.walk() if n.op == "for"]
+        if any(static):
+            knobs["static_ranges"] = ListOf([Enum([False, True] if ok else [False], default=False)
+                                             for ok in static])
         knobs["range_unroll_factors"] = ListOf(Integer(0, 4, default=0), loops)
         knobs["range_num_stages"] = ListOf(Integer(0, 4, default=0), loops)
         knobs["range_multi_buffers"] = ListOf(Enum([None, False, True], default=None), loops)
@@ -117,8 +151,69 @@ def _site_knobs(functions: list[DeviceFunction]) -> dict[str, Any]:
     return knobs
 
 
+def _static_trips(functions: list[DeviceFunction], config: dict[str, Any]) -> list[int]:
+    """Per device loop, the iterations it runs (product over its dims)."""
+    trips = []
+    for fn in functions:
+        sizes = ResolvedConfig(fn, config).sizes
+        for node in fn.walk():
+            if node.op != "for":
+                continue
+            count, bounds = 1, node.attrs["bounds"]
+            for i, b in enumerate(node.attrs["blocks"]):
+                begin, end = bounds[2 * i], bounds[2 * i + 1]
+                if not static_range_ok(node):
+                    count = MAX_STATIC_TRIPS + 1
+                    break
+                count *= max(0, -(-(end - begin) // sizes[b]))
+            trips.append(count)
+    return trips
+
+
+def _static_trips_ok(functions: list[DeviceFunction], config: dict[str, Any]) -> bool:
+    flags = config.get("static_ranges", [])
+    return all(t <= MAX_STATIC_TRIPS for t, on in zip(_static_trips(functions, config), flags) if on)
+
+
+def _drop_long_static_ranges(functions: list[DeviceFunction], config: dict[str, Any]) -> dict[str, Any]:
+    trips = _static_trips(functions, config)
+    flags = [bool(on) and t <= MAX_STATIC_TRIPS for on, t in zip(config["static_ranges"], trips)]
+    return {**config, "static_ranges": flags}
+
+
+def _static_with_range_options(config: dict[str, Any]) -> bool:
+    for i, on in enumerate(config.get("static_ranges", [])):
+        if on and any(config.get(k, [unset] * (i + 1))[i] != unset for k, unset in RANGE_KNOBS.items()):
+            return True
+    return False
+
+
+def _clear_range_options(config: dict[str, Any]) -> dict[str, Any]:
+    out = dict(config)
+    for knob, unset in RANGE_KNOBS.items():
+        if knob in out:
+            out[knob] = [unset if on else v for v, on in zip(out[knob], config["static_ranges"])]
+    return out
+
+
+def _flat_with_order(config: dict[str, Any]) -> bool:
+    for i, on in enumerate(config.get("flatten_loops", [])):
+        if on and (list(config["loop_orders"][i]) != sorted(config["loop_orders"][i])
+                   or config["l2_groupings"][i] != 1):
+            return True
+    return False
+
+
+def _clear_flat_order(config: dict[str, Any]) -> dict[str, Any]:
+    flags = config["flatten_loops"]
+    orders = [sorted(o) if on else list(o) for o, on in zip(config["loop_orders"], flags)]
+    groups = [1 if on else g for g, on in zip(config["l2_groupings"], flags)]
+    return {**config, "loop_orders": orders, "l2_groupings": groups}
+
+
 def _descriptor_blocks_fit(functions: list[DeviceFunction], config: dict[str, Any]) -> bool:
-    """TMA boxes: at most 256 elements per dim and at least 16 bytes in the contiguous dim."""
+    """TMA boxes: at most 256 elements per dim, at least 16 bytes in the contiguous dim and
+    ``MIN_TMA_BYTES`` in all."""
     forms = config.get("indexing", [])
     position = 0
     for fn in functions:
@@ -130,7 +225,7 @@ def _descriptor_blocks_fit(functions: list[DeviceFunction], config: dict[str, An
                 continue
             box = [sizes[p] for _, p, _ in node.attrs["terms"]]
             width = fn.tensor_args[node.attrs["tensor"]].dtype.itemsize
-            if max(box) > 256 or box[-1] * width < 16:
+            if max(box) > 256 or box[-1] * width < 16 or math.prod(box) * width < MIN_TMA_BYTES:
                 return False
     return True
 
@@ -227,23 +322,48 @@ def _contiguous_weight(functions: list[DeviceFunction]) -> dict[int, int]:
 
 def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
                        registered: dict[int, tuple[int, int]]) -> dict[str, Any]:
-    """A reasonable untuned config: matmul tiles of 64, else ~4096 elements per program."""
+    """A reasonable untuned config. Matmuls: 128x128x64 tiles (64 for small or K dims). Else about
+    ``DEFAULT_NUMEL`` elements per program, given first to dims that index a stride-1 dim
+    (coalesced), with each inner loop sized on its own (sibling loops never live together).
+    Reductions over a strided dim (column sums) are looped in chunks of 64 rows so the stride-1
+    tile can be wide; dims summed away before an atomic add get 64, so fewer atomics run; grids
+    are split until they have ``MIN_PROGRAMS`` programs."""
     tiles = sorted((b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)
     reductions = sorted((b for b in blocks if b.kind == "reduction"), key=lambda b: b.knob)
     has_dot = any(n.op == "dot" for f in functions for n in f.walk())
     k_blocks = {n.attrs["k_block"] for f in functions for n in f.walk() if n.op == "dot"}
+    weight = _contiguous_weight(functions)
+    loops = [n for f in functions for n in f.walk() if n.op == "for"]
+    inner = {b for n in loops for b in n.attrs["blocks"]}
+    wide = any(weight.get(b.id, 0) > 0 for b in tiles)
     reduction_loops: list[Any] = []
     persistent = 1
     for b in reductions:
         size = next_power_of_2(b.extent)
-        looped = size > 8192 and any(b.id in loopable_reductions(f) for f in functions)
-        reduction_loops.append(2048 if looped else None)
-        persistent = max(persistent, 2048 if looped else size)
+        loopable = any(b.id in loopable_reductions(f) for f in functions)
+        chunk = 2048 if size > 8192 else COLUMN_CHUNK if wide and not weight.get(b.id) and size > COLUMN_CHUNK \
+            else None
+        chunk = chunk if loopable else None
+        reduction_loops.append(chunk)
+        persistent = max(persistent, chunk or size)
     budget = max(1, DEFAULT_NUMEL // persistent)
-    weight = _contiguous_weight(functions)
     by_knob: dict[int, int] = {}
     order = sorted(reversed(tiles), key=lambda b: -weight.get(b.id, 0))  # stride-1 dims first
+    for b in order:  # inner loops first, each against the whole budget
+        if b.id in inner and not has_dot:
+            low, high = tile_bounds(b, registered)
+            by_knob[b.knob] = min(high, max(low, next_power_of_2(budget) if weight.get(b.id) else low))
+    loop_numel = [math.prod(by_knob.get(fn_block.knob, fn_block.fixed or 1) if fn_block.knob is not None
+                            else (fn_block.fixed or 1) for fn_block in (_block(blocks, i) for i in n.attrs["blocks"]))
+                  for n in loops]
+    budget = max(1, budget // max(loop_numel, default=1))
+    for b in _atomic_reduced(functions, blocks):  # summed before an atomic add: fewer atomics
+        if b.knob is not None and b.knob not in by_knob:
+            low, high = tile_bounds(b, registered)
+            by_knob[b.knob] = min(high, max(low, ATOMIC_ROWS))
+            budget = max(1, budget // by_knob[b.knob])
     top = [b for b in order if weight.get(b.id, 0) == weight.get(order[0].id, 0) > 0] if order else []
+    top = [b for b in top if b.knob not in by_knob]
     if len(top) > 1 and not has_dot:  # e.g. a transpose: both dims are contiguous somewhere
         share = next_power_of_2(int(budget ** (1 / len(top)))) if budget > 1 else 1
         for b in top:
@@ -255,17 +375,51 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
         low, high = tile_bounds(b, registered)
         if has_dot and b.min_size >= 16:
             large = b.extent is None or b.extent >= 2048
-            wide = 64 if b.id in k_blocks else (128 if large else 64)
-            size = min(high, wide if b.extent is None or b.extent >= 64 else max(low, 16))
+            wide_tile = 64 if b.id in k_blocks else (128 if large else 64)
+            size = min(high, wide_tile if b.extent is None or b.extent >= 64 else max(low, 16))
         elif has_dot:
             size = low  # batch dims of a matmul: one matrix per program
         else:
             size = min(high, max(low, next_power_of_2(budget)))
             budget = max(1, budget // size)
         by_knob[b.knob] = size
+    if not has_dot:
+        _split_grid(functions, tiles, by_knob, registered)
     sizes = [by_knob[b.knob] for b in tiles]
-    numel = persistent
-    for s in sizes:
-        numel *= s
+    numel = persistent * max(loop_numel, default=1)
+    for b in tiles:
+        if b.id not in inner:
+            numel *= by_knob[b.knob]
     return {"block_sizes": sizes, "reduction_loops": reduction_loops,
             "num_warps": 4 if numel <= 8192 else 8, "num_stages": 3 if has_dot else 2}
+
+
+def _block(blocks: list[Block], block_id: int) -> Block:
+    return next(b for b in blocks if b.id == block_id)
+
+
+def _atomic_reduced(functions: list[DeviceFunction], blocks: list[Block]) -> list[Block]:
+    """Grid dims of a device loop with an atomic add that the added value does not index."""
+    out = []
+    for fn in functions:
+        atomics = [n for n in fn.walk() if n.op == "atomic_add"]
+        if not atomics:
+            continue
+        indexed = {d.block for n in atomics for d in n.attrs["index_dims"]}
+        out += [_block(blocks, b) for b in fn.grid_blocks if b not in indexed]
+    return out
+
+
+def _split_grid(functions: list[DeviceFunction], tiles: list[Block], by_knob: dict[int, int],
+                registered: dict[int, tuple[int, int]]) -> None:
+    """Halve the widest grid tile until every device loop launches ``MIN_PROGRAMS`` programs."""
+    for fn in functions:
+        grid = [b for b in tiles if b.id in fn.grid_blocks and b.extent is not None]
+        if len(grid) != len(fn.grid_blocks):
+            continue
+        while math.prod(-(-b.extent // by_knob[b.knob]) for b in grid) < MIN_PROGRAMS:
+            shrinkable = [b for b in grid if by_knob[b.knob] > max(tile_bounds(b, registered)[0], 16)]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda b: by_knob[b.knob])
+            by_knob[widest.knob] //= 2

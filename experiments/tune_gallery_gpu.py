@@ -1,0 +1,544 @@
+"""The best of a few hundred configs per gallery kernel on one GPU, against torch and the hardware.
+
+For each gallery kernel at its GPU sizes (bf16), candidates are the default config, its one-knob
+neighbours, "recipes" applied to it (tensor descriptors, persistent programs, L2 groups, more
+stages or warps) and random samples, up to ``--configs``. Then:
+
+1. compile and check, in parallel: worker processes (one CUDA context each) compile every
+   candidate at its first call and compare its output with the fp32 reference; a wrong answer is
+   a bug and is reported, a compile failure is a normal outcome of tuning. The workers also fill
+   Triton's on-disk cache, so the main process loads each kernel without compiling it again;
+2. time, serially in the main process: every correct candidate with a short timing, then the
+   five fastest and the default with ``--repeats`` (CUDA events, L2 flushed, as
+   ``experiments.gallery_gpu``); the winner is checked once more;
+3. baselines in the same run: the reference ("eager", upcasts to fp32), the plain torch op on the
+   bf16 inputs (cuBLAS for matmuls) and ``torch.compile`` of that op, the copy bandwidth;
+4. ablation (``--ablate``): each knob where the winner differs from the default is set back to
+   the default and timed again, so the report names the knobs that made the winner.
+
+GPU run (one H100; about 9 minutes for the whole gallery)::
+
+    python -m experiments.tune_gallery_gpu --out "$OUT" --ablate
+
+Writes ``tune_gallery.md`` and ``tune_gallery.json`` to ``--out`` after every case. ``--smoke``
+runs the same path on CPU (interpreter, two kernels, a few configs).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from experiments.gallery_gpu import (MATMUL_MODULES, PLAIN_TORCH, Timer, _as_tuple, _first_line, _json_safe,
+                                     _size_name, _tensor_bytes, _upcast, compare_outputs, environment,
+                                     measure_baselines, tolerance_for)
+from experiments.kernels import GALLERY, GALLERY_NAMES, reference_for
+from experiments.kernels.checking import clone_inputs, make_inputs, stable_seed
+
+TARGETS = {"add": 0.93, "softmax": 0.93, "rms_norm": 0.93, "layer_norm": 0.93,
+           "matmul": 0.90}  # issue #3: fraction of copy bandwidth / of same-size cuBLAS
+SMOKE = [("add", "add", (33, 70, "row")), ("softmax", "softmax", (37, 100))]
+
+
+# ------------------------------------------------------------------------------------------------
+# Candidates
+
+
+def _recipes(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """One-line transformations that often win on Hopper, each a partial config."""
+    out: list[dict[str, Any]] = []
+    if "indexing" in config:
+        out.append({"indexing": ["tensor_descriptor"] * len(config["indexing"])})
+        out.append({"indexing": ["block_ptr"] * len(config["indexing"])})
+    out += [{"pid_type": "persistent_interleaved"}, {"pid_type": "persistent_blocked"}]
+    if "l2_groupings" in config:
+        out.append({"l2_groupings": [8] * len(config["l2_groupings"])})
+    out += [{"num_stages": 4}, {"num_warps": 8}, {"num_warps": 4}]
+    return out
+
+
+def candidates(space: Any, count: int, seed: int) -> list[dict[str, Any]]:
+    """Default, recipes on it (up to three at a time), one-knob neighbours, then random samples."""
+    default = space.default()
+    seen: dict[str, dict[str, Any]] = {}
+
+    def add(config: dict[str, Any]) -> None:
+        try:
+            config = space.normalize(config)
+        except Exception:  # noqa: BLE001 - a recipe that breaks a constraint is skipped
+            return
+        seen.setdefault(json.dumps(config, sort_keys=True), dict(config))
+
+    add(default)
+    recipes = _recipes(default)
+    for r in range(1, 4):
+        for combo in itertools.combinations(recipes, r):
+            merged = dict(default)
+            for part in combo:
+                merged.update(part)
+            add(merged)
+    for neighbour in space.neighbors(default):
+        add(neighbour)
+    rng = np.random.default_rng(seed)
+    for _ in range(20 * count):
+        if len(seen) >= count:
+            break
+        try:
+            add(space.sample(rng))
+        except Exception:  # noqa: BLE001 - a space too constrained to sample keeps what it has
+            break
+    return list(seen.values())[:count]
+
+
+# ------------------------------------------------------------------------------------------------
+# Workers: compile + check
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _case_state(case: tuple, device: str) -> dict[str, Any]:
+    if _STATE.get("case") != case:
+        _STATE.clear()
+        if device == "cuda":
+            torch.cuda.empty_cache()  # the previous case's inputs go back to the GPU, not to this cache
+        module_name, kernel_name, size, dtype = case
+        module = GALLERY[module_name]
+        args = make_inputs(module, size, dtype, device, stable_seed(module_name, size, "tune"))
+        expected = reference_for(module, kernel_name)(*_upcast(clone_inputs(args)))
+        bound = module.KERNELS[kernel_name].bind(args)
+        _STATE.update(case=case, args=args, expected=expected, bound=bound,
+                      tolerance=tolerance_for(module, dtype))
+    return _STATE
+
+
+def _quiet() -> None:
+    """Worker initializer: Triton's internal errors print whole PTX files; keep the log readable."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+
+
+def check_config(case: tuple, config: dict[str, Any], device: str) -> dict[str, Any]:
+    """Compile (first call) and check one config; never raises. A config that breaks the CUDA
+    context (e.g. a misaligned access) is charged alone: the broken worker then answers "retry"
+    to every task, and the main process moves those tasks to a fresh pool."""
+    if _STATE.get("broken"):
+        time.sleep(1.0)  # let healthy workers take the queue
+        return {"status": "retry", "pid": os.getpid()}
+    start = time.perf_counter()
+    try:
+        state = _case_state(case, device)
+        fn = state["bound"].compile_config(config)
+        actual = fn(*clone_inputs(state["args"]))
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        result = compare_outputs(actual, state["expected"], state["tolerance"])
+        status = "ok" if result["ok"] else "wrong"
+        return {"status": status, "compile_s": round(seconds, 2), "message": result["message"]}
+    except Exception as e:  # noqa: BLE001 - every failure is an outcome
+        message = _first_line(e)
+        if device == "cuda" and not _context_alive():
+            _STATE.clear()
+            _STATE["broken"] = True
+            return {"status": "crash", "compile_s": None, "message": message}
+        return {"status": "error", "compile_s": round(time.perf_counter() - start, 2), "message": message}
+
+
+def _context_alive() -> bool:
+    try:
+        torch.cuda.synchronize()
+        return float(torch.ones(1, device="cuda").sum()) == 1.0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class Compiler:
+    """A process pool that compiles and checks configs. When a third of its workers have a broken
+    CUDA context, or one died, unfinished tasks move to a fresh pool."""
+
+    MAX_RENEWALS = 12
+
+    def __init__(self, workers: int, device: str) -> None:
+        self.workers, self.device = workers, device
+        self.pool = self._new_pool()
+        self.tasks: list[dict[str, Any]] = []
+        self.broken: set[int] = set()
+        self.renewals = 0
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_quiet)
+
+    def _submit(self, task: dict[str, Any]) -> None:
+        task["future"] = self.pool.submit(check_config, *task["args"])
+
+    def submit(self, case: tuple, configs: list[dict[str, Any]]) -> list[int]:
+        for config in configs:
+            self.tasks.append({"args": (case, config, self.device), "retries": 0})
+            self._submit(self.tasks[-1])
+        return list(range(len(self.tasks) - len(configs), len(self.tasks)))
+
+    def _renew(self) -> None:
+        self.renewals += 1
+        old, self.pool, self.broken = self.pool, self._new_pool(), set()
+        old.shutdown(wait=False, cancel_futures=True)
+        for task in self.tasks:
+            future = task["future"]
+            if "result" not in task and (future.cancelled() or (future.done() and future.exception())):
+                self._submit(task)
+
+    def results(self, handles: list[int]) -> list[dict]:
+        out = []
+        for handle in handles:
+            task = self.tasks[handle]
+            while "result" not in task:
+                try:
+                    result = task["future"].result()
+                except cf.CancelledError:
+                    self._submit(task)
+                    continue
+                except Exception as e:  # noqa: BLE001 - BrokenProcessPool: a worker died
+                    if self.renewals >= self.MAX_RENEWALS:
+                        task["result"] = {"status": "crash", "compile_s": None, "message": _first_line(e)}
+                    else:
+                        self._renew()
+                    continue
+                if result["status"] != "retry":
+                    task["result"] = result
+                    continue
+                task["retries"] += 1
+                self.broken.add(result["pid"])
+                if task["retries"] > 20 or self.renewals >= self.MAX_RENEWALS:
+                    task["result"] = {"status": "crash", "compile_s": None, "message": "no healthy worker left"}
+                elif len(self.broken) * 3 >= self.workers:
+                    self._renew()
+                else:
+                    self._submit(task)
+            out.append(task["result"])
+        return out
+
+    def cancel(self, handles: list[int]) -> None:
+        for handle in handles:
+            self.tasks[handle]["future"].cancel()
+
+
+# ------------------------------------------------------------------------------------------------
+# One case
+
+
+def _median_ms(timer: Timer, fn: Any) -> float:
+    times, _ = timer.times_ms(fn)
+    return statistics.median(times)
+
+
+def _once_ms(fn: Any, args: tuple) -> float:
+    """One call's time (after one warm-up call): CUDA events on the GPU, the host clock on CPU."""
+    fn(*args)
+    if not torch.cuda.is_available():
+        start = time.perf_counter()
+        fn(*args)
+        return (time.perf_counter() - start) * 1e3
+    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    begin.record()
+    fn(*args)
+    end.record()
+    torch.cuda.synchronize()
+    return begin.elapsed_time(end)
+
+
+_COMPILED: dict[tuple, float] = {}
+
+
+def _compiled_ms(fn: Any, args: tuple, timer: Timer) -> float:
+    """Time of ``torch.compile(fn)``, once per function and input shapes (kernels share ops)."""
+    key = (id(fn), tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else a for a in args))
+    if key not in _COMPILED:
+        compiled = torch.compile(fn)
+        compiled(*args)
+        _COMPILED[key] = _median_ms(timer, lambda: compiled(*args))
+    return _COMPILED[key]
+
+
+def run_case(case: tuple, configs: list[dict], checks: list[dict], bound: Any, args: tuple, quick: Timer,
+             timer: Timer, baselines: dict[str, Any], with_compile: bool) -> dict[str, Any]:
+    """Times the correct candidates, re-times the best, checks the winner, times the baselines."""
+    module_name, kernel_name, size, dtype = case
+    module = GALLERY[module_name]
+    row: dict[str, Any] = {"module": module_name, "kernel": kernel_name, "size": list(size),
+                           "dtype": str(dtype).removeprefix("torch."), "tried": len(configs)}
+    for status in ("ok", "wrong", "error", "crash"):
+        row[status] = sum(c["status"] == status for c in checks)
+    row["wrong_configs"] = [{"config": cfg, "status": c["status"], "message": c["message"]}
+                            for cfg, c in zip(configs, checks) if c["status"] in ("wrong", "crash")]
+    errors: dict[str, int] = {}
+    for c in checks:
+        if c["status"] == "error":
+            errors[c["message"][:120]] = errors.get(c["message"][:120], 0) + 1
+    row["errors"] = errors
+    started = time.perf_counter()
+    compile_s = [c["compile_s"] for c in checks if c.get("compile_s")]
+    row["median_compile_s"] = statistics.median(compile_s) if compile_s else None
+    timed = []
+    for config, check in zip(configs, checks):
+        if check["status"] != "ok":
+            continue
+        try:
+            fn = bound.compile_config(config)
+            once = _once_ms(fn, args)
+            best = min((t for t, _ in timed), default=math.inf)
+            # a config 3x slower than the best so far is not timed again (random configs can be 100x slower)
+            timed.append((once if once > 3 * best else _median_ms(quick, lambda: fn(*args)), config))
+        except Exception:  # noqa: BLE001 - a config that failed here only is skipped
+            continue
+    if not timed:
+        row["status"] = "no correct config"
+        return row
+    timed.sort(key=lambda t: t[0])
+    default = bound.config_space.default()
+    finalists = [c for _, c in timed[:5]] + [default]
+    final = []
+    for config in finalists:
+        fn = bound.compile_config(config)
+        final.append((_median_ms(timer, lambda: fn(*args)), config))
+    default_ms = final[-1][0]
+    best_ms, best = min(final, key=lambda t: t[0])
+    fn = bound.compile_config(best)
+    expected = reference_for(module, kernel_name)(*_upcast(clone_inputs(args)))
+    actual = fn(*clone_inputs(args))
+    check = compare_outputs(actual, expected, tolerance_for(module, dtype))
+    row["time_candidates_s"] = round(time.perf_counter() - started, 1)
+    row.update(status="ok", correct=check["ok"], max_rel_err=check["max_rel_err"], best_ms=best_ms,
+               best_config=best, default_ms=default_ms, default_config=default,
+               untuned_fraction=best_ms / default_ms, quick_ms=[t for t, _ in timed[:20]])
+    reference = reference_for(module, kernel_name)
+    row["eager_ms"] = _median_ms(timer, lambda: reference(*args))
+    plain = PLAIN_TORCH.get(kernel_name)
+    if plain is not None:
+        row["torch_ms"] = _median_ms(timer, lambda: plain(*args))
+    if with_compile:
+        try:
+            row["compiled_ms"] = _compiled_ms(plain or reference, args, timer)
+            row["vs_compiled"] = row["compiled_ms"] / best_ms
+        except Exception as e:  # noqa: BLE001
+            row["compiled_error"] = _first_line(e)
+    row["bytes"] = _tensor_bytes(args) + _tensor_bytes(_as_tuple(actual))  # the kernel's outputs, bf16
+    row["case_s"] = round(time.perf_counter() - started, 1)
+    if module_name in MATMUL_MODULES and "torch_ms" in row:
+        row["frac_cublas"] = row["torch_ms"] / best_ms
+        row["tflops"] = 2 * args[0].numel() * args[1].shape[-1] / (best_ms * 1e-3) / 1e12
+    else:
+        row["frac_copy_bw"] = row["bytes"] / (best_ms * 1e-3) / 1e9 / baselines["copy_gbps"]
+    return row
+
+
+def ablations(row: dict, bound: Any) -> list[dict[str, Any]]:
+    """The winner with one knob set back to the default, per knob where they differ."""
+    out = []
+    best, default = row["best_config"], row["default_config"]
+    for knob in best:
+        if best[knob] == default.get(knob):
+            continue
+        try:
+            config = bound.normalize_config({**best, knob: default[knob]})
+        except Exception:  # noqa: BLE001 - resetting it breaks a constraint: not comparable
+            continue
+        if config != best:
+            out.append({"knob": knob, "winner": best[knob], "default": default[knob], "config": config})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Report
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _compact(config: dict[str, Any], default: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items() if default.get(k) != v) or "(default)"
+
+
+def format_report(meta: dict, baselines: dict, rows: list[dict]) -> str:
+    lines = [f"# Gallery kernels tuned (best of up to {meta['configs']} configs) on {meta['device']}", "",
+             f"{meta['date']}; torch {meta['torch']}, triton {meta['triton']}, python {meta['python']}, "
+             f"commit {meta.get('commit')}", "",
+             f"Same-run copy bandwidth: {baselines['copy_gbps']:.0f} GB/s (bytes read + written). Times: median "
+             f"of {meta['repeats']} CUDA-event timings after an L2 flush. cuBLAS = torch.matmul/bmm on the same "
+             "bf16 inputs; compiled = torch.compile of the plain torch op (of the reference where there is none); "
+             "untuned = best ms / default-config ms.", "",
+             "| kernel | size | ok | configs ok/wrong/err/crash | best ms | default ms | untuned | eager ms | "
+             "compiled ms | vs compiled | roofline | winner (knobs off default) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.get("status") != "ok":
+            lines.append(f"| {r['kernel']} | {_size_name(r['size'])} | {r.get('status')} | "
+                         f"{r.get('ok')}/{r.get('wrong')}/{r.get('error')}/{r.get('crash')} |" + " - |" * 8)
+            continue
+        roof = (f"{r['frac_cublas']:.2f} of cuBLAS ({r['tflops']:.0f} TFLOP/s)" if "frac_cublas" in r
+                else f"{r['frac_copy_bw']:.2f} of copy BW" if "frac_copy_bw" in r else "-")
+        lines.append(
+            f"| {r['kernel']} | {_size_name(r['size'])} | {'yes' if r['correct'] else 'FAIL'} | "
+            f"{r['ok']}/{r['wrong']}/{r['error']}/{r['crash']} | {r['best_ms']:.4f} | {r['default_ms']:.4f} | "
+            f"{r['untuned_fraction']:.2f} | {r['eager_ms']:.4f} | {_fmt(r.get('compiled_ms'), '.4f')} | "
+            f"{_fmt(r.get('vs_compiled'), '.2f')} | {roof} | "
+            f"{_compact(r['best_config'], r['default_config']).replace('|', '/')} |")
+    ablated = [(r, a) for r in rows for a in r.get("ablation", [])]
+    if ablated:
+        lines += ["", "## Ablation: the winner with one knob set back to its default", "",
+                  "| kernel | knob | winner's value | default | slowdown |", "|---|---|---|---|---|"]
+        for r, a in ablated:
+            slow = f"{a['slowdown']:.3f}" if "slowdown" in a else a.get("status", "-")
+            lines.append(f"| {r['kernel']} | {a['knob']} | {a['winner']} | {a['default']} | {slow} |")
+    wrong = sum(r.get("wrong", 0) for r in rows)
+    crashes = [(r["kernel"], w) for r in rows for w in r.get("wrong_configs", [])]
+    lines += ["", f"{len(rows)} cases; {wrong} wrong configs; wall {meta.get('wall_s', 0):.0f} s."]
+    if crashes:
+        lines += ["", "## Configs that computed a wrong answer or broke the CUDA context", ""]
+        lines += [f"- {kernel}: {w['status']}: {w['message']}; `{json.dumps(w['config'])}`" for kernel, w in crashes]
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path, meta: dict, baselines: dict, rows: list[dict]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tune_gallery.md").write_text(format_report(meta, baselines, rows))
+    (out / "tune_gallery.json").write_text(json.dumps(_json_safe({"meta": meta, "baselines": baselines,
+                                                                  "rows": rows}), indent=1) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------
+# Driver
+
+
+def select_cases(names: set[str] | None, all_sizes: bool) -> list[tuple]:
+    cases = []
+    for module_name in GALLERY_NAMES:
+        module = GALLERY[module_name]
+        for kernel_name in module.KERNELS:
+            kernel_names = {k for m in GALLERY_NAMES for k in GALLERY[m].KERNELS}
+            by_module = names and module_name in names - kernel_names  # a kernel's name picks that kernel only
+            if names and not by_module and kernel_name not in names:
+                continue
+            sizes = module.GPU_SIZES if all_sizes or module_name == "matmul" else module.GPU_SIZES[:1]
+            if module_name == "matmul" and kernel_name != "matmul":
+                sizes = module.GPU_SIZES[:1]
+            for size in sizes:
+                cases.append((module_name, kernel_name, tuple(size), torch.bfloat16))
+    return cases
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("experiments/data"))
+    parser.add_argument("--kernels", default=None, help="comma-separated module or kernel names")
+    parser.add_argument("--configs", type=int, default=200, help="candidates per kernel")
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--budget-s", type=float, default=540.0, help="start no case after this")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile baselines")
+    parser.add_argument("--ablate", action="store_true", help="time the winner with each knob reset")
+    parser.add_argument("--all-sizes", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="CPU, interpreter, two small kernels")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    if args.smoke:
+        device = torch.device("cpu")
+        cases = [(m, k, s, torch.float32) for m, k, s in SMOKE]
+        args.configs, args.repeats = min(args.configs, 6), 3
+    else:
+        if not torch.cuda.is_available():
+            parser.error("no CUDA device here: use --smoke")
+        device = torch.device("cuda")
+        cases = select_cases(set(args.kernels.split(",")) if args.kernels else None, args.all_sizes)
+    timer, quick = Timer(device, args.repeats, 3), Timer(device, 8 if device.type == "cuda" else 1, 1)
+    meta = {**environment(device), "configs": args.configs, "repeats": args.repeats, "argv": sys.argv[1:]}
+    baselines = measure_baselines(timer, device, with_matmul=False)
+    print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; copy {baselines['copy_gbps']:.0f} GB/s",
+          flush=True)
+    compiler = Compiler(args.workers, device.type)
+    plans = []
+    for case in cases:  # bind on meta tensors to draw candidates; workers start compiling at once
+        module_name, kernel_name, size, dtype = case
+        module = GALLERY[module_name]
+        meta_args = make_inputs(module, size, dtype, "meta", 0)
+        space = module.KERNELS[kernel_name].bind(meta_args).config_space
+        configs = candidates(space, args.configs, stable_seed(kernel_name, size))
+        plans.append((case, configs, compiler.submit(case, configs)))
+    rows: list[dict] = []
+    for case, configs, futures in plans:
+        module_name, kernel_name, size, dtype = case
+        if time.perf_counter() - t0 > args.budget_s:
+            rows.append({"module": module_name, "kernel": kernel_name, "size": list(size), "status": "skipped"})
+            compiler.cancel(futures)
+            continue
+        waited = time.perf_counter()
+        checks = compiler.results(futures)
+        waited = round(time.perf_counter() - waited, 1)
+        module = GALLERY[module_name]
+        inputs = make_inputs(module, size, dtype, device, stable_seed(module_name, size, "tune"))
+        bound = module.KERNELS[kernel_name].bind(inputs)
+        try:
+            row = run_case(case, configs, checks, bound, inputs, quick, timer, baselines, not args.no_compile)
+        except Exception as e:  # noqa: BLE001 - reported, the next case runs
+            row = {"module": module_name, "kernel": kernel_name, "size": list(size), "status": _first_line(e)}
+        row["bound"], row["wait_s"] = bound, waited
+        rows.append(row)
+        print(f"[{len(rows)}/{len(cases)}] {kernel_name} {_size_name(size)}: {row.get('status')} "
+              f"ok/wrong/err/crash {row.get('ok')}/{row.get('wrong')}/{row.get('error')}/{row.get('crash')} "
+              f"wait {waited} s, case {row.get('case_s')} s, "
+              f"best {_fmt(row.get('best_ms'), '.4f')} default {_fmt(row.get('default_ms'), '.4f')} "
+              f"compiled {_fmt(row.get('compiled_ms'), '.4f')} "
+              f"roof {_fmt(row.get('frac_cublas', row.get('frac_copy_bw')), '.2f')} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        meta["wall_s"] = round(time.perf_counter() - t0, 1)
+        write(args.out, meta, baselines, [{k: v for k, v in r.items() if k != "bound"} for r in rows])
+    if args.ablate:
+        jobs = []
+        for row in rows:
+            if row.get("status") == "ok":
+                row["ablation"] = ablations(row, row["bound"])
+                case = (row["module"], row["kernel"], tuple(row["size"]), torch.bfloat16 if not args.smoke
+                        else torch.float32)
+                configs = [a["config"] for a in row["ablation"]]
+                jobs.append((row, case, configs, compiler.submit(case, configs)))
+        for row, case, configs, futures in jobs:
+            checks = compiler.results(futures)
+            module = GALLERY[row["module"]]
+            inputs = make_inputs(module, tuple(row["size"]), case[3], device,
+                                 stable_seed(row["module"], tuple(row["size"]), "tune"))
+            bound = row["bound"]
+            best_fn = bound.compile_config(row["best_config"])
+            for item, check in zip(row["ablation"], checks):
+                config = item.pop("config")
+                if check["status"] != "ok":
+                    item["status"] = check["status"]
+                    continue
+                fn = bound.compile_config(config)
+                ablated_ms = _median_ms(timer, lambda: fn(*inputs))
+                item["slowdown"] = ablated_ms / _median_ms(timer, lambda: best_fn(*inputs))
+            meta["wall_s"] = round(time.perf_counter() - t0, 1)
+            write(args.out, meta, baselines, [{k: v for k, v in r.items() if k != "bound"} for r in rows])
+    compiler.pool.shutdown(cancel_futures=True)
+    meta["wall_s"] = round(time.perf_counter() - t0, 1)
+    final = [{k: v for k, v in r.items() if k != "bound"} for r in rows]
+    write(args.out, meta, baselines, final)
+    print("\n" + format_report(meta, baselines, final), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The knobs flatten_loops, static_ranges and maxnreg: distinguishing lines of the generated code,
+right answers on CPU, sm_90 compiles, and the constraints that tie them to other knobs."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from experiments.kernels import GALLERY
+from helion.autotune.precompile import compile_for_target
+
+
+def _bound(module_name: str, kernel_name: str, size: tuple, device: str = "cpu", dtype=torch.float32):
+    module = GALLERY[module_name]
+    args = module.make_args(size, dtype, device, torch.Generator().manual_seed(0))
+    return module, args, module.KERNELS[kernel_name].bind(args)
+
+
+def _check(module, kernel_name: str, bound, args, config) -> None:
+    reference = getattr(module, "REFERENCES", {}).get(kernel_name, module.reference)
+    expected = reference(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
+    torch.testing.assert_close(bound.compile_config(config)(*args), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("module_name", "kernel_name", "size"), [
+    ("add", "add_2d", (37, 70, "row")), ("elementwise_3d", "elementwise_3d", (3, 5, 7)),
+    ("transpose", "transpose", (33, 20)), ("length_mask", "length_mask", (9, 40))])
+@pytest.mark.parametrize("pid_type", ["flat", "persistent_interleaved"])
+def test_flattened_tile_is_one_vector_and_correct(module_name, kernel_name, size, pid_type) -> None:
+    module, args, bound = _bound(module_name, kernel_name, size)
+    assert "flatten_loops" in bound.config_space.names
+    config = dict(bound.config_space.default(), flatten_loops=[True], block_sizes=[
+        min(4, b) for b in bound.config_space.default()["block_sizes"]], pid_type=pid_type)
+    code = bound.to_triton_code(config)
+    assert "flat_index = " in code and "flat_mask = flat_index < " in code
+    assert "[:, None]" not in code  # every value is one vector: no broadcasting views
+    _check(module, kernel_name, bound, args, config)
+
+
+def test_flatten_is_not_offered_where_values_are_not_elementwise() -> None:
+    for module_name, kernel_name, size in [("matmul", "matmul", (64, 64, 64)), ("softmax", "softmax", (37, 100)),
+                                           ("atomic_sum", "atomic_column_sum", (37, 100))]:
+        _, _, bound = _bound(module_name, kernel_name, size)
+        names = bound.config_space.names
+        assert "flatten_loops" not in names or bound.config_space["flatten_loops"].elements[0].choices == (False,)
+
+
+def test_flattening_repairs_program_order_knobs_away() -> None:
+    _, _, bound = _bound("add", "add_2d", (37, 70, "row"))
+    config = bound.normalize_config({"flatten_loops": [True], "loop_orders": [[1, 0]], "l2_groupings": [8]})
+    assert config["loop_orders"] == [[0, 1]] and config["l2_groupings"] == [1]
+
+
+def test_static_ranges_unroll_inner_loops_and_drop_their_range_options() -> None:
+    module, args, bound = _bound("rms_norm", "rms_norm_looped", (37, 100))
+    config = bound.normalize_config(dict(bound.config_space.default(), block_sizes=[2, 32, 64],
+                                         static_ranges=[True, False], range_num_stages=[3, 3]))
+    assert config["range_num_stages"] == [0, 3]  # no pipelining option on an unrolled loop
+    code = bound.to_triton_code(config)
+    assert "in tl.static_range(0, 100, _BLOCK_SIZE_1):" in code
+    assert "in tl.range(0, 100, _BLOCK_SIZE_2, num_stages=3):" in code
+    _check(module, "rms_norm_looped", bound, args, config)
+
+
+def test_static_ranges_with_many_iterations_are_repaired_to_tl_range() -> None:
+    _, _, bound = _bound("rms_norm", "rms_norm_looped", (37, 4000))
+    config = bound.normalize_config(dict(bound.config_space.default(), block_sizes=[1, 16, 2048],
+                                         static_ranges=[True, True]))
+    assert config["static_ranges"] == [False, True]  # 250 iterations would be unrolled, 2 are fine
+
+
+@pytest.mark.parametrize("pid_type", ["flat", "persistent_blocked"])
+def test_maxnreg_only_for_persistent_kernels(pid_type: str) -> None:
+    module, args, bound = _bound("matmul", "matmul", (100, 72, 130))
+    config = bound.normalize_config({"pid_type": pid_type, "maxnreg": 128, "block_sizes": [32, 32, 16]})
+    code = bound.to_triton_code(config)
+    if pid_type == "flat":
+        assert config["maxnreg"] is None and "maxnreg" not in code
+    else:
+        assert "num_stages=3, maxnreg=128)" in code
+        _check(module, "matmul", bound, args, config)
+
+
+def test_maxnreg_register_budget() -> None:
+    from helion import exc
+    _, _, bound = _bound("matmul", "matmul", (100, 72, 130))
+    with pytest.raises(exc.InvalidConfig, match="maxnreg_budget"):
+        bound.normalize_config({"pid_type": "persistent_blocked", "maxnreg": 256, "num_warps": 16,
+                                "block_sizes": [32, 32, 16]})
+
+
+def test_new_knobs_compile_for_sm90() -> None:
+    _, _, bound = _bound("add", "add_2d", (16384, 4096, "row"), "meta", torch.bfloat16)
+    assert compile_for_target(bound, dict(bound.config_space.default(), flatten_loops=[True]))
+    _, _, bound = _bound("rms_norm", "rms_norm_looped", (16384, 4096), "meta", torch.bfloat16)
+    config = dict(bound.config_space.default(), block_sizes=[1, 1024, 1024], static_ranges=[True, True],
+                  pid_type="persistent_interleaved", maxnreg=128)
+    assert compile_for_target(bound, config)
+
+
+def test_batched_dot_of_one_matrix_is_a_2d_dot() -> None:
+    module, args, bound = _bound("bmm", "bmm", (3, 37, 50, 20))
+    code = bound.to_triton_code(bound.config_space.default())
+    assert "tl.dot(tl.reshape(" in code
+    _check(module, "bmm", bound, args, bound.config_space.default())
+    batched = dict(bound.config_space.default(), block_sizes=[2, 16, 16, 16])
+    assert "tl.dot(load_0, load_1" in bound.to_triton_code(batched)
+    _check(module, "bmm", bound, args, batched)
+
+
+@pytest.mark.parametrize(("module_name", "kernel_name", "size", "expected"), [
+    ("sum_first", "sum_first", (4096, 16384), {"block_sizes": [64], "reduction_loops": [64]}),
+    ("chunk_sums", "chunk_sums", (16384, 4096), {"block_sizes": [16]}),
+    ("rms_norm", "rms_norm_looped", (16384, 4096), {"block_sizes": [1, 4096, 4096]}),
+    ("atomic_sum", "atomic_column_sum", (16384, 4096), {"block_sizes": [64, 64]}),
+    ("softmax", "softmax", (16384, 4096), {"block_sizes": [1], "reduction_loops": [None]}),
+    ("matmul", "matmul", (4096, 4096, 4096), {"block_sizes": [128, 128, 64]}),
+])
+def test_heuristic_defaults(module_name, kernel_name, size, expected) -> None:
+    """Column sums loop over rows so the stride-1 tile is wide; grids keep >= 256 programs; sibling
+    inner loops are sized on their own; dims summed before an atomic add get 64."""
+    _, _, bound = _bound(module_name, kernel_name, size, "meta", torch.bfloat16)
+    default = bound.config_space.default()
+    assert {k: default[k] for k in expected} == expected
