@@ -1,6 +1,7 @@
 """``resources.shared_memory_bytes`` against Triton's shared memory for real sm_90 compiles (on the
 CPU, kernels bound on meta tensors at their GPU sizes): the estimate must put every config on the
-right side of the H100's 232448 bytes and stay close to what Triton allocates.
+right side of the H100's 232448 bytes and stay close to what Triton allocates (never more than
+8 KiB below it).
 experiments/shared_memory_calibration.py checks the model on ~600 configs."""
 from __future__ import annotations
 
@@ -56,7 +57,9 @@ def test_estimate_matches_sm90_compile(module_name: str, kernel_name: str, overr
     actual = max(r["shared_bytes"] for r in compile_for_target(bound, config))
     estimate = shared_memory_bytes(functions(bound), config)
     assert (estimate > LIMIT) == (actual > LIMIT), (estimate, actual)
-    assert actual - 8192 <= estimate <= actual + 16384, (estimate, actual)
+    # above by the scratch allowance (512 bytes per warp); a batch tile of one matrix is estimated
+    # for codegen that emits it as a 2-D dot (wgmma), so up to 20 KiB above for a batched dot
+    assert actual - 8192 <= estimate <= actual + 32768, (estimate, actual)
     old = getattr(space_module, "_dot_shared_bytes", None)
     if old_missed and old is not None:
         assert old(functions(bound), config) <= LIMIT < actual
