@@ -10,7 +10,16 @@ Every module ``experiments/kernels/<name>.py`` defines:
 - ``SIZES``: small sizes for CPU tests (Triton's interpreter is slow), ``CONFIG_SIZE``: one size
   that is not a multiple of typical block sizes, for testing random configs, ``GPU_SIZES``:
   realistic sizes for GPU runs (bf16 or fp16);
-- ``TOLERANCE``: ``{dtype: {"rtol": ..., "atol": ...}}`` for ``torch.testing.assert_close``.
+- ``TOLERANCE``: ``{dtype: {"rtol": ..., "atol": ...}}`` for ``torch.testing.assert_close``;
+- optionally ``random_size(draw: SizeDraw) -> size``: a random valid ``size`` for the property
+  test ``tests/test_gallery_properties.py``, built from ``draw.dims(count, max_elements=None)``
+  (``count`` dimensions: size 1, tiny, medium, at most one long one, biased towards odd sizes and
+  sizes near powers of two, with a product of at most ``max_elements``, by default the test's cap)
+  and ``draw.choice(options)``. Without it, :func:`random_size` draws ``draw.dims(len(CONFIG_SIZE))``,
+  one dimension per component. Define it when a component is not a dimension (add's broadcast
+  mode), when dimensions constrain each other, when the interpreter's work grows faster than the
+  element count (matmuls cap ``m * k * n``; ``hl.grid`` runs a program per row) or when some sizes
+  are numerically ill-conditioned for a kernel (layer_norm's short rows).
 
 ``GALLERY`` maps module names to modules; modules are imported on first access, so listing the
 names does not import Helion.
@@ -19,9 +28,11 @@ names does not import Helion.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+_T = TypeVar("_T")
 
 GALLERY_NAMES: tuple[str, ...] = (
     "add",
@@ -70,6 +81,32 @@ GALLERY: Mapping[str, ModuleType] = _LazyGallery()
 def reference_for(module: ModuleType, kernel_name: str) -> Callable[..., Any]:
     """The reference that kernel ``kernel_name`` of ``module`` is checked against."""
     return getattr(module, "REFERENCES", {}).get(kernel_name, module.reference)
+
+
+class SizeDraw(Protocol):
+    """Random choices a module's ``random_size`` builds a size from (a property test supplies them)."""
+
+    def dims(self, count: int, max_elements: int | None = None) -> tuple[int, ...]:
+        """``count`` dimension sizes, each at least 1, whose product is at most ``max_elements``
+        (None: the drawer's default cap on elements per case)."""
+        ...
+
+    def choice(self, options: Sequence[_T]) -> _T:
+        """One of ``options``."""
+        ...
+
+
+def random_size(module: ModuleType, draw: SizeDraw) -> Any:
+    """A random valid size for ``module``: its ``random_size(draw)`` when it defines one, else one
+    independently drawn dimension per component of ``CONFIG_SIZE`` (all of them integers)."""
+    custom = getattr(module, "random_size", None)
+    if custom is not None:
+        return custom(draw)
+    config_size = module.CONFIG_SIZE
+    if not all(isinstance(d, int) for d in config_size):
+        raise TypeError(f"{module.__name__}: CONFIG_SIZE {config_size!r} is not a tuple of dimensions; "
+                        "define random_size(draw)")
+    return draw.dims(len(config_size))
 
 
 def all_kernels() -> Iterator[tuple[str, str, ModuleType]]:

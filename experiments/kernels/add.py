@@ -7,6 +7,7 @@ import torch
 import helion
 import helion.language as hl
 
+from . import SizeDraw
 from ._util import POINTWISE, randn
 
 
@@ -53,3 +54,9 @@ SIZES = [(64, 64, "row"), (37, 100, "col"), (1, 130, "row"), (70, 33, "none")]
 CONFIG_SIZE = (23, 70, "col")
 GPU_SIZES = [(16384, 4096, "row"), (16384, 4096, "none")]
 TOLERANCE = POINTWISE
+
+
+def random_size(draw: SizeDraw) -> tuple[int, int, str]:
+    """For property tests: random ``(m, n)`` and a random broadcast of y (not a dimension)."""
+    m, n = draw.dims(2)
+    return m, n, draw.choice(["row", "col", "none"])

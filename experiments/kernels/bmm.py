@@ -7,6 +7,7 @@ import torch
 import helion
 import helion.language as hl
 
+from . import SizeDraw
 from ._util import MATMUL, randn
 
 
@@ -58,3 +59,9 @@ SIZES = [(2, 64, 64, 64), (3, 37, 50, 20), (1, 16, 130, 40)]
 CONFIG_SIZE = (3, 37, 50, 20)
 GPU_SIZES = [(16, 1024, 1024, 1024), (64, 512, 256, 512)]
 TOLERANCE = MATMUL
+MAX_RANDOM_WORK = 200_000  # multiply-adds per random size (Triton's interpreter is slow)
+
+
+def random_size(draw: SizeDraw) -> tuple[int, int, int, int]:
+    """For property tests: random ``(batch, m, k, n)`` with ``batch * m * k * n`` capped."""
+    return draw.dims(4, max_elements=MAX_RANDOM_WORK)

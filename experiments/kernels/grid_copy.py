@@ -7,6 +7,7 @@ import torch
 import helion
 import helion.language as hl
 
+from . import SizeDraw
 from ._util import POINTWISE, randn
 
 
@@ -70,3 +71,8 @@ SIZES = [(64, 64), (37, 100), (2, 130)]
 CONFIG_SIZE = (37, 100)
 GPU_SIZES = [(16384, 4096)]
 TOLERANCE = POINTWISE  # the copies must be exact; x - x[0] may round differently in fp16
+
+
+def random_size(draw: SizeDraw) -> tuple[int, int]:
+    """For property tests: ``(m, n)`` with fewer elements, as ``hl.grid`` runs one program per row."""
+    return draw.dims(2, max_elements=10_000)

@@ -7,6 +7,7 @@ import torch
 import helion
 import helion.language as hl
 
+from . import SizeDraw
 from ._util import MATMUL, randn
 
 
@@ -73,3 +74,9 @@ SIZES = [(64, 64, 64), (100, 72, 130), (7, 33, 20)]
 CONFIG_SIZE = (100, 72, 130)
 GPU_SIZES = [(4096, 4096, 4096), (8192, 8192, 8192)]
 TOLERANCE = MATMUL
+MAX_RANDOM_WORK = 200_000  # multiply-adds per random size (Triton's interpreter is slow)
+
+
+def random_size(draw: SizeDraw) -> tuple[int, int, int]:
+    """For property tests: random ``(m, k, n)`` with the multiply-adds ``m * k * n`` capped."""
+    return draw.dims(3, max_elements=MAX_RANDOM_WORK)
