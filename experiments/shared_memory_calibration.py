@@ -4,7 +4,7 @@ Compiles random and edge-case configs of gallery kernels at their first GPU size
 CPU (``compile_for_target``; no GPU needed) and records Triton's ``shared`` bytes per config. The
 space's ``shared_memory`` constraint is dropped while sampling so that configs beyond the H100's
 232448 bytes are measured too. Then compares the measurements with the old estimate
-(``space._dot_shared_bytes``: stages x dot operand tiles) and with
+(``old_estimate`` here, formerly ``space._dot_shared_bytes``: stages x dot operand tiles) and with
 ``helion.compiler.resources.shared_memory_bytes``.
 
     python -m experiments.shared_memory_calibration            # collect (2 processes), summarize
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import statistics
 import time
@@ -236,11 +237,41 @@ def collect(processes: int, seed: int) -> list[dict[str, Any]]:
 
 
 # --- summary --------------------------------------------------------------------------------------------
+def old_estimate(fns: list[Any], config: dict[str, Any]) -> int:
+    """The estimate space.py used before ``resources``: stages x (A + B tile) of each tl.dot."""
+    from helion.compiler.codegen import ResolvedConfig
+    from helion.compiler.space import site_offsets
+    largest = 0
+    for fn, sites in zip(fns, site_offsets(fns)):
+        cfg = ResolvedConfig(fn, config)
+        loops = [n for n in fn.walk() if n.op == "for"]
+        stages_per_loop = config.get("range_num_stages", [])
+        for i, loop in enumerate(loops):
+            index = sites["loops"] + i
+            override = stages_per_loop[index] if index < len(stages_per_loop) else 0
+            stages = max(override or int(config.get("num_stages", 2)), 1)
+            inner = [n for n in fn.walk() if n is not loop and _inside(n, loop)]
+            for dot in (n for n in inner if n.op == "dot"):
+                tiles = sum(math.prod(cfg.sizes[d.block] if d.block is not None else d.size for d in x.dims)
+                            * x.dtype.itemsize for x in dot.args[:2])
+                largest = max(largest, stages * tiles)
+    return largest
+
+
+def _inside(node: Any, loop: Any) -> bool:
+    stack = list(loop.body)
+    while stack:
+        item = stack.pop()
+        if item is node:
+            return True
+        stack.extend(item.body or [])
+    return False
+
+
 def estimates_of(fns: list[Any], config: dict[str, Any]) -> tuple[int, int]:
     """(old, new) estimates of a config."""
     from helion.compiler.resources import shared_memory_bytes
-    from helion.compiler.space import _dot_shared_bytes
-    return _dot_shared_bytes(fns, config), shared_memory_bytes(fns, config)
+    return old_estimate(fns, config), shared_memory_bytes(fns, config)
 
 
 def estimates(record: dict[str, Any]) -> tuple[int, int]:
@@ -255,7 +286,7 @@ def summarize(records: list[dict[str, Any]], note: str = "") -> str:
              "Written by `python -m experiments.shared_memory_calibration` (triton "
              f"{__import__('triton').__version__}, compiled on the CPU for sm_90 with `compile_for_target`, "
              "tensor arguments marked 16-byte aligned as at launch). `actual` is Triton's `shared` bytes "
-             "(the largest over a config's kernels); `old` is `space._dot_shared_bytes` (stages x dot "
+             "(the largest over a config's kernels); `old` is the former `space._dot_shared_bytes` (stages x dot "
              "operand tiles), `new` is `helion.compiler.resources.shared_memory_bytes`. Limit: "
              f"{LIMIT} bytes. A false accept is estimate <= limit < actual (a config Triton rejects at "
              "launch); a false reject is estimate > limit >= actual. Error = estimate - actual; `under`: how "

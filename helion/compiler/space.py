@@ -12,7 +12,7 @@ from typing import Any
 import search
 from search import Enum, Integer, ListOf, Permutation, PowerOfTwo, Space
 
-from . import flatten, indexing
+from . import flatten, indexing, resources
 from .codegen import ResolvedConfig, next_power_of_2, static_range_ok
 from .ir import Block, DeviceFunction
 from .reduction_loops import loopable_reductions
@@ -99,9 +99,9 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
                           message="range_* options do not apply to a loop unrolled by static_ranges"),
         search.Constraint("flatten_order", lambda c: not _flat_with_order(c), repair=_clear_flat_order,
                           message="loop_orders and l2_groupings do not apply to a flattened grid"),
-        search.Constraint("shared_memory", lambda c: _dot_shared_bytes(functions, c) <= SHARED_MEMORY,
-                          message=f"matmul operand tiles x pipeline stages exceed {SHARED_MEMORY} bytes of "
-                                  "shared memory"),
+        search.Constraint("shared_memory", lambda c: resources.shared_memory_bytes(functions, c) <= SHARED_MEMORY,
+                          message=f"estimated shared memory (pipelined tiles, TMA buffers, epilogue) exceeds "
+                                  f"{SHARED_MEMORY} bytes"),
         search.Constraint("registers", lambda c: _max_numel(functions, c) <= MAX_PER_THREAD * 32 * c["num_warps"],
                           message=f"more than {MAX_PER_THREAD} elements of one value per thread (raise num_warps)"),
     ]
@@ -255,40 +255,6 @@ def _xyz_fits(functions: list[DeviceFunction], config: dict[str, Any]) -> bool:
             if -(-(block.extent or 1) // sizes[b]) > MAX_GRID_YZ:
                 return False
     return True
-
-
-def _dot_shared_bytes(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
-    """Shared memory the pipelined operands of each tl.dot take: stages x (A tile + B tile)."""
-    largest = 0
-    stages_default = int(config.get("num_stages", 2))
-    loop_stages = config.get("range_num_stages", [])
-    offsets = site_offsets(functions)
-    for fn, sites in zip(functions, offsets):
-        sizes = ResolvedConfig(fn, config).sizes
-        loops = [n for n in fn.walk() if n.op == "for"]
-        for i, loop in enumerate(loops):
-            override = loop_stages[sites["loops"] + i] if sites["loops"] + i < len(loop_stages) else 0
-            stages = max(override or stages_default, 1)
-            for node in _walk_body(loop):
-                if node.op != "dot":
-                    continue
-                total = 0
-                for operand in node.args[:2]:
-                    numel = 1
-                    for d in operand.dims:
-                        numel *= sizes[d.block] if d.block is not None else d.size
-                    total += numel * operand.dtype.itemsize
-                largest = max(largest, stages * total)
-    return largest
-
-
-def _walk_body(loop: Any) -> list[Any]:
-    out = []
-    for node in loop.body:
-        out.append(node)
-        if node.body is not None:
-            out.extend(_walk_body(node))
-    return out
 
 
 def _max_numel(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
