@@ -239,8 +239,7 @@ def collect(processes: int, seed: int) -> list[dict[str, Any]]:
 # --- summary --------------------------------------------------------------------------------------------
 def old_estimate(fns: list[Any], config: dict[str, Any]) -> int:
     """The estimate space.py used before ``resources``: stages x (A + B tile) of each tl.dot."""
-    from helion.compiler.codegen import ResolvedConfig
-    from helion.compiler.space import site_offsets
+    from helion.compiler.codegen import ResolvedConfig, site_offsets
     largest = 0
     for fn, sites in zip(fns, site_offsets(fns)):
         cfg = ResolvedConfig(fn, config)

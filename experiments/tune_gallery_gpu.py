@@ -426,10 +426,10 @@ def write(out: Path, meta: dict, baselines: dict, rows: list[dict]) -> None:
 
 def select_cases(names: set[str] | None, all_sizes: bool) -> list[tuple]:
     cases = []
+    kernel_names = {k for m in GALLERY_NAMES for k in GALLERY[m].KERNELS}
     for module_name in GALLERY_NAMES:
         module = GALLERY[module_name]
         for kernel_name in module.KERNELS:
-            kernel_names = {k for m in GALLERY_NAMES for k in GALLERY[m].KERNELS}
             by_module = names and module_name in names - kernel_names  # a kernel's name picks that kernel only
             if names and not by_module and kernel_name not in names:
                 continue

@@ -13,7 +13,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from ..compiler import codegen
-from ..compiler.space import site_offsets
+from ..compiler.codegen import site_offsets
 from .. import exc
 
 _SIG = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16", torch.float64: "fp64",

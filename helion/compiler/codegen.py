@@ -119,6 +119,30 @@ class ResolvedConfig:
         self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
                          if load + i < len(policies) and policies[load + i]}
 
+    def numel(self, dims: tuple[Dim, ...]) -> int:
+        """Elements of a value with ``dims`` under this config."""
+        return math.prod(self.sizes[d.block] if d.block is not None else d.size for d in dims)
+
+    def trips(self, loop: Node, i: int) -> int | None:
+        """Iterations of dim ``i`` of a device loop; None when its bounds are known only at run time."""
+        begin, end = loop.attrs["bounds"][2 * i], loop.attrs["bounds"][2 * i + 1]
+        if not (isinstance(begin, int) and isinstance(end, int)):
+            return None
+        return -(-(end - begin) // self.sizes[loop.attrs["blocks"][i]])
+
+
+def site_offsets(functions: list[DeviceFunction]) -> list[dict[str, int]]:
+    """Per device function, where its sites start in the per-site knob lists (grids with several
+    dims, nested loops, loads), so several device loops of one kernel share the lists."""
+    offsets, counts = [], {"grids": 0, "loops": 0, "loads": 0, "memory": 0}
+    for fn in functions:
+        offsets.append(dict(counts))
+        counts["memory"] += len(indexing.memory_sites(fn))
+        counts["grids"] += len(fn.grid_blocks) > 1
+        counts["loops"] += sum(1 for n in fn.walk() if n.op == "for")
+        counts["loads"] += sum(1 for n in fn.walk() if n.op == "load")
+    return offsets
+
 
 def static_range_ok(loop: Node) -> bool:
     """``tl.static_range`` needs bounds known when the kernel is compiled."""
@@ -396,12 +420,8 @@ class KernelCodegen:
                 lines.append(f"    {block.symbol} = {self.cfg.sizes[block.id]}")
         counts = [self.extent_text(b, True) if self.fn.block(b).kind == "grid" else
                   f"triton.cdiv({self.extent_text(b, True)}, {self.fn.block(b).symbol})" for b in self.fn.grid_blocks]
-        grid = " * ".join(counts)
-        if self.cfg.flat:
-            grid = f"triton.cdiv({self.flat_total(True)}, {' * '.join(self.fn.block(b).symbol for b in self.fn.grid_blocks)})"
-            if self.cfg.pid_type.startswith("persistent"):
-                grid = f"min({grid}, {self.num_sms * self.cfg.sm_multiplier})"
-        elif self.cfg.pid_type == "xyz":
+        grid = f"triton.cdiv({self.flat_total(True)}, {self.flat_size()})" if self.cfg.flat else " * ".join(counts)
+        if self.cfg.pid_type == "xyz" and not self.cfg.flat:
             grid = ", ".join(counts)
         elif self.cfg.pid_type.startswith("persistent"):
             grid = f"min({grid}, {self.num_sms * self.cfg.sm_multiplier})"

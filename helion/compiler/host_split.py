@@ -44,23 +44,19 @@ def is_device_loop(source: KernelSource, node: ast.AST) -> bool:
     return source.resolve_dotted(node.iter.func) in (hl.tile, hl.grid)
 
 
+def _names(nodes: list[ast.AST], context: type[ast.expr_context]) -> dict[str, ast.AST]:
+    """Names stored (``ast.Store``: assignments, for-targets) or read (``ast.Load``) in ``nodes``,
+    each with its first site."""
+    found: dict[str, ast.AST] = {}
+    for root in nodes:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, context):
+                found.setdefault(node.id, node)
+    return found
+
+
 def _assigned_names(nodes: list[ast.AST]) -> dict[str, ast.AST]:
-    """Names bound by assignments and for-targets in ``nodes`` (first binding site of each)."""
-    found: dict[str, ast.AST] = {}
-    for root in nodes:
-        for node in ast.walk(root):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                found.setdefault(node.id, node)
-    return found
-
-
-def _loaded_names(nodes: list[ast.AST]) -> dict[str, ast.AST]:
-    found: dict[str, ast.AST] = {}
-    for root in nodes:
-        for node in ast.walk(root):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                found.setdefault(node.id, node)
-    return found
+    return _names(nodes, ast.Store)
 
 
 class _LoopReplacer(ast.NodeTransformer):
@@ -108,10 +104,10 @@ def split(source: KernelSource) -> HostProgram:
                     f"device code cannot assign the host variable {name!r}; "
                     f"write results into a tensor instead (e.g. out[tile] = ...)", node)
         device_locals.update(assigned)
-        loaded = _loaded_names([loop.iter, *loop.body])
+        loaded = _names([loop.iter, *loop.body], ast.Load)
         captured = [n for n in loaded if n in host_assigned]
         loops.append(DeviceLoop(index, loop, captured))
-    for name, node in _loaded_names(body).items():
+    for name, node in _names(body, ast.Load).items():
         if name in device_locals and name not in host_assigned:
             raise source.error(
                 exc.HostDeviceError,

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .codegen import ResolvedConfig
-from .ir import DeviceFunction, Dim, Node
+from .codegen import ResolvedConfig, site_offsets
+from .ir import DeviceFunction, Node
 
 CONVERT_ELEMENTS_PER_THREAD = 64  # a layout conversion's scratch, at most, per thread (measured)
 SCRATCH_PER_WARP = 512  # conversions and cross-warp reductions live beside the buffers (measured)
@@ -37,7 +37,6 @@ SCRATCH_PER_WARP = 512  # conversions and cross-warp reductions live beside the 
 
 def shared_memory_bytes(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
     """Estimated shared memory per block (bytes) of the largest kernel of ``config``."""
-    from .space import site_offsets  # space imports this module's callers; avoid a cycle
     persistent = str(config.get("pid_type", "flat")).startswith("persistent")
     largest = 0
     for fn, sites in zip(functions, site_offsets(functions)):
@@ -65,9 +64,9 @@ def _loop_bytes(fn: DeviceFunction, cfg: ResolvedConfig, loop: Node, persistent:
     stages = int(options.get("num_stages", cfg.num_stages))
     unroll = max(int(options.get("loop_unroll_factor", 1)), 1)
     explicit = "num_stages" in options
-    if id(loop) in getattr(cfg, "static_loops", ()):  # tl.static_range: unrolled, not pipelined
+    if id(loop) in cfg.static_loops:  # tl.static_range: unrolled, not pipelined
         stages, unroll, explicit = 1, 1, False
-    elif all(_trips(cfg, loop, i) <= 1 for i in range(len(loop.attrs["blocks"]))):
+    elif all(_runs_once(cfg, loop, i) for i in range(len(loop.attrs["blocks"]))):
         # folded away: only a persistent kernel's tile loop (num_stages, no options) pipelines it
         stages, unroll, explicit = (cfg.num_stages if persistent else 1), 1, False
     body = [n for n in loop.body if n.op != "for"]  # nested loops have their own buffers
@@ -79,7 +78,7 @@ def _loop_bytes(fn: DeviceFunction, cfg: ResolvedConfig, loop: Node, persistent:
             load = _source_load(arg)
             if load is None:
                 if isinstance(arg, Node):  # a computed operand is staged once
-                    total += _numel(cfg, arg.dims) * arg.dtype.itemsize
+                    total += cfg.numel(arg.dims) * arg.dtype.itemsize
                 continue
             tma = cfg.indexing.get(id(load)) == "tensor_descriptor"
             if stages <= 1:
@@ -125,24 +124,15 @@ def _source_load(value: Any) -> Node | None:
     return value if isinstance(value, Node) and value.op == "load" else None
 
 
-def _trips(cfg: ResolvedConfig, loop: Node, i: int) -> int:
-    begin, end = loop.attrs["bounds"][2 * i], loop.attrs["bounds"][2 * i + 1]
-    if not (isinstance(begin, int) and isinstance(end, int)):
-        return 2  # bounds known only at run time: a real loop
-    return -(-(end - begin) // cfg.sizes[loop.attrs["blocks"][i]])
-
-
-def _numel(cfg: ResolvedConfig, dims: tuple[Dim, ...]) -> int:
-    numel = 1
-    for d in dims:
-        numel *= cfg.sizes[d.block] if d.block is not None else d.size
-    return numel
+def _runs_once(cfg: ResolvedConfig, loop: Node, i: int) -> bool:
+    trips = cfg.trips(loop, i)
+    return trips is not None and trips <= 1  # bounds known only at run time: a real loop
 
 
 def _tile_bytes(fn: DeviceFunction, cfg: ResolvedConfig, node: Node) -> int:
     """Bytes of the block a load reads or a store writes."""
     dims = node.dims if node.op == "load" else node.attrs["index_dims"]
-    return _numel(cfg, dims) * fn.tensor_args[node.attrs["tensor"]].dtype.itemsize
+    return cfg.numel(dims) * fn.tensor_args[node.attrs["tensor"]].dtype.itemsize
 
 
 __all__ = ["shared_memory_bytes"]

@@ -108,19 +108,6 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
     return Space(params, constraints=constraints)
 
 
-def site_offsets(functions: list[DeviceFunction]) -> list[dict[str, int]]:
-    """Per device function, where its sites start in the per-site knob lists (grids with several
-    dims, nested loops, loads), so several device loops of one kernel share the lists."""
-    offsets, counts = [], {"grids": 0, "loops": 0, "loads": 0, "memory": 0}
-    for fn in functions:
-        offsets.append(dict(counts))
-        counts["memory"] += len(indexing.memory_sites(fn))
-        counts["grids"] += len(fn.grid_blocks) > 1
-        counts["loops"] += sum(1 for n in fn.walk() if n.op == "for")
-        counts["loads"] += sum(1 for n in fn.walk() if n.op == "load")
-    return offsets
-
-
 def _site_knobs(functions: list[DeviceFunction]) -> dict[str, Any]:
     """Knobs with one entry per site: program order per multi-dim grid, pipelining per loop,
     eviction policy per load."""
@@ -155,18 +142,10 @@ def _static_trips(functions: list[DeviceFunction], config: dict[str, Any]) -> li
     """Per device loop, the iterations it runs (product over its dims)."""
     trips = []
     for fn in functions:
-        sizes = ResolvedConfig(fn, config).sizes
-        for node in fn.walk():
-            if node.op != "for":
-                continue
-            count, bounds = 1, node.attrs["bounds"]
-            for i, b in enumerate(node.attrs["blocks"]):
-                begin, end = bounds[2 * i], bounds[2 * i + 1]
-                if not static_range_ok(node):
-                    count = MAX_STATIC_TRIPS + 1
-                    break
-                count *= max(0, -(-(end - begin) // sizes[b]))
-            trips.append(count)
+        cfg = ResolvedConfig(fn, config)
+        for loop in (n for n in fn.walk() if n.op == "for"):
+            counts = [cfg.trips(loop, i) for i in range(len(loop.attrs["blocks"]))]
+            trips.append(MAX_STATIC_TRIPS + 1 if None in counts else math.prod(max(0, c) for c in counts))
     return trips
 
 
@@ -260,12 +239,8 @@ def _xyz_fits(functions: list[DeviceFunction], config: dict[str, Any]) -> bool:
 def _max_numel(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
     largest = 1
     for fn in functions:
-        sizes = ResolvedConfig(fn, config).sizes
-        for node in fn.walk():
-            numel = 1
-            for d in node.dims:
-                numel *= sizes[d.block] if d.block is not None else d.size
-            largest = max(largest, numel)
+        cfg = ResolvedConfig(fn, config)
+        largest = max([largest] + [cfg.numel(node.dims) for node in fn.walk()])
     return largest
 
 
@@ -319,11 +294,11 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
         if b.id in inner and not has_dot:
             low, high = tile_bounds(b, registered)
             by_knob[b.knob] = min(high, max(low, next_power_of_2(budget) if weight.get(b.id) else low))
-    loop_numel = [math.prod(by_knob.get(fn_block.knob, fn_block.fixed or 1) if fn_block.knob is not None
-                            else (fn_block.fixed or 1) for fn_block in (_block(blocks, i) for i in n.attrs["blocks"]))
-                  for n in loops]
+    by_id = {b.id: b for b in blocks}
+    loop_numel = [math.prod(by_knob.get(by_id[b].knob, by_id[b].fixed or 1) for b in n.attrs["blocks"])
+                  for n in loops]  # elements of one iteration's tile, per inner loop
     budget = max(1, budget // max(loop_numel, default=1))
-    for b in _atomic_reduced(functions, blocks):  # summed before an atomic add: fewer atomics
+    for b in _atomic_reduced(functions, by_id):  # summed before an atomic add: fewer atomics
         if b.knob is not None and b.knob not in by_knob:
             low, high = tile_bounds(b, registered)
             by_knob[b.knob] = min(high, max(low, ATOMIC_ROWS))
@@ -360,11 +335,7 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
             "num_warps": 4 if numel <= 8192 else 8, "num_stages": 3 if has_dot else 2}
 
 
-def _block(blocks: list[Block], block_id: int) -> Block:
-    return next(b for b in blocks if b.id == block_id)
-
-
-def _atomic_reduced(functions: list[DeviceFunction], blocks: list[Block]) -> list[Block]:
+def _atomic_reduced(functions: list[DeviceFunction], by_id: dict[int, Block]) -> list[Block]:
     """Grid dims of a device loop with an atomic add that the added value does not index."""
     out = []
     for fn in functions:
@@ -372,7 +343,7 @@ def _atomic_reduced(functions: list[DeviceFunction], blocks: list[Block]) -> lis
         if not atomics:
             continue
         indexed = {d.block for n in atomics for d in n.attrs["index_dims"]}
-        out += [_block(blocks, b) for b in fn.grid_blocks if b not in indexed]
+        out += [by_id[b] for b in fn.grid_blocks if b not in indexed]
     return out
 
 

@@ -27,14 +27,19 @@ def require(function: str) -> Any:
 
 
 @contextlib.contextmanager
-def executing(executor: Any) -> Iterator[Any]:
-    """Make ``executor`` receive ``hl.*`` calls inside the block."""
-    previous = active()
-    _state.executor = executor
+def _swapped(name: str, value: Any) -> Iterator[Any]:
+    """Set ``_state.<name>`` to ``value`` inside the block, restoring the previous value after."""
+    previous = getattr(_state, name, None)
+    setattr(_state, name, value)
     try:
-        yield executor
+        yield value
     finally:
-        _state.executor = previous
+        setattr(_state, name, previous)
+
+
+def executing(executor: Any) -> contextlib.AbstractContextManager[Any]:
+    """Make ``executor`` receive ``hl.*`` calls inside the block."""
+    return _swapped("executor", executor)
 
 
 def host_tracer() -> Any | None:
@@ -42,11 +47,6 @@ def host_tracer() -> Any | None:
     return getattr(_state, "host_tracer", None)
 
 
-@contextlib.contextmanager
-def tracing_host(tracer: Any) -> Iterator[Any]:
-    previous = host_tracer()
-    _state.host_tracer = tracer
-    try:
-        yield tracer
-    finally:
-        _state.host_tracer = previous
+def tracing_host(tracer: Any) -> contextlib.AbstractContextManager[Any]:
+    """Make ``tracer`` the host tracer inside the block."""
+    return _swapped("host_tracer", tracer)

@@ -21,7 +21,8 @@ from ..compiler.host_split import HostProgram, split
 from ..compiler.ir import Block, DeviceFunction
 from ..compiler.lower import DeviceLowering
 from ..compiler.source import KernelSource
-from ..compiler.space import build_space, site_offsets
+from ..compiler.codegen import site_offsets
+from ..compiler.space import build_space
 from ..language._dispatch import executing, tracing_host
 from .config import Config
 from .interpreter import interpreted_stdlib
