@@ -277,14 +277,16 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
     loops = [n for f in functions for n in f.walk() if n.op == "for"]
     inner = {b for n in loops for b in n.attrs["blocks"]}
     wide = any(weight.get(b.id, 0) > 0 for b in tiles)
+    loopable = set().union(*(loopable_reductions(f) for f in functions))
     reduction_loops: list[Any] = []
     persistent = 1
     for b in reductions:
         size = next_power_of_2(b.extent)
-        loopable = any(b.id in loopable_reductions(f) for f in functions)
-        chunk = 2048 if size > 8192 else COLUMN_CHUNK if wide and not weight.get(b.id) and size > COLUMN_CHUNK \
-            else None
-        chunk = chunk if loopable else None
+        chunk = None
+        if b.id in loopable and size > 8192:  # too long for registers
+            chunk = 2048
+        elif b.id in loopable and wide and not weight.get(b.id) and size > COLUMN_CHUNK:  # a column sum
+            chunk = COLUMN_CHUNK
         reduction_loops.append(chunk)
         persistent = max(persistent, chunk or size)
     budget = max(1, DEFAULT_NUMEL // persistent)
