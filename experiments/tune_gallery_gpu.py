@@ -9,10 +9,10 @@ stages or warps) and random samples, up to ``--configs``. Then:
    a bug and is reported, a compile failure is a normal outcome of tuning. The workers also fill
    Triton's on-disk cache, so the main process loads each kernel without compiling it again;
 2. then time, serially in the main process on an otherwise idle GPU: every correct candidate with a short timing, then the
-   five fastest and the default with ``--repeats`` (CUDA events, L2 flushed, as
-   ``experiments.gallery_gpu``); the winner is checked once more;
-3. baselines in the same run: the reference ("eager", upcasts to fp32), the plain torch op on the
-   bf16 inputs (cuBLAS for matmuls) and ``torch.compile`` of that op, the copy bandwidth;
+   five fastest, the default and the baselines with ``--repeats`` in three interleaved rounds
+   (CUDA events, L2 flushed, as ``experiments.gallery_gpu``); the winner is checked once more;
+3. baselines, timed beside the finalists: the reference ("eager", upcasts to fp32), the plain torch
+   op on the bf16 inputs (cuBLAS for matmuls) and ``torch.compile`` of that op; the copy bandwidth;
 4. ablation (``--ablate``): each knob where the winner differs from the default is set back to
    the default and timed again, so the report names the knobs that made the winner.
 
@@ -63,14 +63,20 @@ def _recipes(config: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"indexing": ["tensor_descriptor"] * len(config["indexing"])})
         out.append({"indexing": ["block_ptr"] * len(config["indexing"])})
     out += [{"pid_type": "persistent_interleaved"}, {"pid_type": "persistent_blocked"}]
+    if "range_flattens" in config:  # with a persistent pid: one pipelined loop over tiles
+        out.append({"range_flattens": [True] * len(config["range_flattens"])})
     if "l2_groupings" in config:
         out.append({"l2_groupings": [8] * len(config["l2_groupings"])})
+    sizes = config.get("block_sizes", [])
+    for i in range(min(len(sizes), 3)):  # one tile twice as large (e.g. 128x256 matmul tiles)
+        out.append({"block_sizes": [b * 2 if j == i else b for j, b in enumerate(sizes)]})
     out += [{"num_stages": 4}, {"num_warps": 8}, {"num_warps": 4}]
     return out
 
 
 def candidates(space: Any, count: int, seed: int) -> list[dict[str, Any]]:
-    """Default, recipes on it (up to three at a time), one-knob neighbours, then random samples."""
+    """Default, recipes on it (up to three at a time, half the budget at most), one-knob neighbours,
+    then random samples."""
     default = space.default()
     seen: dict[str, dict[str, Any]] = {}
 
@@ -83,12 +89,14 @@ def candidates(space: Any, count: int, seed: int) -> list[dict[str, Any]]:
 
     add(default)
     recipes = _recipes(default)
-    for r in range(1, 4):
-        for combo in itertools.combinations(recipes, r):
-            merged = dict(default)
-            for part in combo:
-                merged.update(part)
-            add(merged)
+    combos = [c for r in range(1, 4) for c in itertools.combinations(recipes, r)]
+    for combo in combos:
+        if len(seen) >= count // 2:  # half the budget at most: neighbours and samples get the rest
+            break
+        merged = dict(default)
+        for part in combo:
+            merged.update(part)
+        add(merged)
     for neighbour in space.neighbors(default):
         add(neighbour)
     rng = np.random.default_rng(seed)
@@ -265,16 +273,26 @@ def _once_ms(fn: Any, args: tuple) -> float:
     return begin.elapsed_time(end)
 
 
-_COMPILED: dict[tuple, float] = {}
+def _interleaved_ms(timer: Timer, fns: list[Any], rounds: int = 3) -> list[float]:
+    """Median ms of each of ``fns``, timed in turn over ``rounds`` rounds: clock and temperature
+    drift (10% within a minute of 8192^3 matmuls) then falls on every contender alike."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, out in zip(fns, times):
+            out.extend(timer.times_ms(fn)[0])
+    return [statistics.median(t) for t in times]
 
 
-def _compiled_ms(fn: Any, args: tuple, timer: Timer) -> float:
-    """Time of ``torch.compile(fn)``, once per function and input shapes (kernels share ops)."""
+_COMPILED: dict[tuple, Any] = {}
+
+
+def _compiled(fn: Any, args: tuple) -> Any:
+    """``torch.compile(fn)``, compiled and warmed once per function and input shapes."""
     key = (id(fn), tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else a for a in args))
     if key not in _COMPILED:
         compiled = torch.compile(fn)
         compiled(*args)
-        _COMPILED[key] = _median_ms(timer, lambda: compiled(*args))
+        _COMPILED[key] = compiled
     return _COMPILED[key]
 
 
@@ -315,31 +333,37 @@ def run_case(case: tuple, configs: list[dict], checks: list[dict], bound: Any, a
     timed.sort(key=lambda t: t[0])
     default = bound.config_space.default()
     finalists = [c for _, c in timed[:5]] + [default]
-    final = []
-    for config in finalists:
-        fn = bound.compile_config(config)
-        final.append((_median_ms(timer, lambda: fn(*args)), config))
+    contenders = [(lambda f=bound.compile_config(c): f(*args)) for c in finalists]
+    reference = reference_for(module, kernel_name)
+    contenders.append(lambda: reference(*args))
+    plain = PLAIN_TORCH.get(kernel_name)
+    if plain is not None:
+        contenders.append(lambda: plain(*args))
+    if with_compile:
+        try:
+            compiled = _compiled(plain or reference, args)
+            contenders.append(lambda: compiled(*args))
+        except Exception as e:  # noqa: BLE001
+            row["compiled_error"] = _first_line(e)
+    measured = _interleaved_ms(timer, contenders)  # finalists and baselines in turn, same conditions
+    final = list(zip(measured[:len(finalists)], finalists))
     default_ms = final[-1][0]
     best_ms, best = min(final, key=lambda t: t[0])
     fn = bound.compile_config(best)
-    expected = reference_for(module, kernel_name)(*_upcast(clone_inputs(args)))
+    expected = reference(*_upcast(clone_inputs(args)))
     actual = fn(*clone_inputs(args))
     check = compare_outputs(actual, expected, tolerance_for(module, dtype))
     row["time_candidates_s"] = round(time.perf_counter() - started, 1)
     row.update(status="ok", correct=check["ok"], max_rel_err=check["max_rel_err"], best_ms=best_ms,
                best_config=best, default_ms=default_ms, default_config=default,
                untuned_fraction=best_ms / default_ms, quick_ms=[t for t, _ in timed[:20]])
-    reference = reference_for(module, kernel_name)
-    row["eager_ms"] = _median_ms(timer, lambda: reference(*args))
-    plain = PLAIN_TORCH.get(kernel_name)
+    baseline_ms = measured[len(finalists):]
+    row["eager_ms"] = baseline_ms.pop(0)
     if plain is not None:
-        row["torch_ms"] = _median_ms(timer, lambda: plain(*args))
-    if with_compile:
-        try:
-            row["compiled_ms"] = _compiled_ms(plain or reference, args, timer)
-            row["vs_compiled"] = row["compiled_ms"] / best_ms
-        except Exception as e:  # noqa: BLE001
-            row["compiled_error"] = _first_line(e)
+        row["torch_ms"] = baseline_ms.pop(0)
+    if baseline_ms:
+        row["compiled_ms"] = baseline_ms.pop(0)
+        row["vs_compiled"] = row["compiled_ms"] / best_ms
     row["bytes"] = _tensor_bytes(args) + _tensor_bytes(_as_tuple(actual))  # the kernel's outputs, bf16
     row["case_s"] = round(time.perf_counter() - started, 1)
     if module_name in MATMUL_MODULES and "torch_ms" in row:
@@ -537,8 +561,8 @@ def main(argv: list[str] | None = None) -> int:
                     item["status"] = check["status"]
                     continue
                 fn = bound.compile_config(config)
-                ablated_ms = _median_ms(timer, lambda: fn(*inputs))
-                item["slowdown"] = ablated_ms / _median_ms(timer, lambda: best_fn(*inputs))
+                ablated_ms, best_ms = _interleaved_ms(timer, [lambda: fn(*inputs), lambda: best_fn(*inputs)], 2)
+                item["slowdown"] = ablated_ms / best_ms
             meta["wall_s"] = round(time.perf_counter() - t0, 1)
             write(args.out, meta, baselines, [{k: v for k, v in r.items() if k != "bound"} for r in rows])
     compiler.pool.shutdown(cancel_futures=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+import helion
+import helion.language as hl
+
 from experiments.kernels import GALLERY
 from helion.autotune.precompile import compile_for_target
 
@@ -98,13 +101,45 @@ def test_new_knobs_compile_for_sm90() -> None:
 
 
 def test_batched_dot_of_one_matrix_is_a_2d_dot() -> None:
+    """A batch tile of one: 2-D loads (the batch offset a scalar), a 2-D dot and a 2-D loop-carried
+    accumulator, made 3-D again once after the loop."""
     module, args, bound = _bound("bmm", "bmm", (3, 37, 50, 20))
-    code = bound.to_triton_code(bound.config_space.default())
-    assert "tl.dot(tl.reshape(" in code
-    _check(module, "bmm", bound, args, bound.config_space.default())
-    batched = dict(bound.config_space.default(), block_sizes=[2, 16, 16, 16])
+    default = bound.config_space.default()
+    code = bound.to_triton_code(default)
+    assert "load_0 = tl.load(a + (offset_0 * 1850 + indices_1[:, None] * 50 + indices_3[None, :])" in code
+    assert "acc_0 = tl.reshape(acc, [_BLOCK_SIZE_1, _BLOCK_SIZE_2])" in code
+    assert "acc_1 = tl.dot(load_0, load_1, acc=acc_0" in code
+    assert "    acc_0 = tl.reshape(acc_0, [_BLOCK_SIZE_0, _BLOCK_SIZE_1, _BLOCK_SIZE_2])" in code
+    _check(module, "bmm", bound, args, default)
+    # a block-pointer load stays 3-D and is reshaped for the dot
+    block_ptr = dict(default, indexing=["block_ptr", "pointer", "pointer"])
+    assert "tl.dot(tl.reshape(load_0, [_BLOCK_SIZE_1, _BLOCK_SIZE_3]), load_1" in bound.to_triton_code(block_ptr)
+    _check(module, "bmm", bound, args, block_ptr)
+    batched = dict(default, block_sizes=[2, 16, 16, 16])
     assert "tl.dot(load_0, load_1" in bound.to_triton_code(batched)
     _check(module, "bmm", bound, args, batched)
+
+
+@helion.kernel(static_shapes=False)
+def _bmm_dynamic(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    out = torch.empty([a.size(0), a.size(1), b.size(2)], dtype=a.dtype, device=a.device)
+    for tile_b, tile_m, tile_n in hl.tile([a.size(0), a.size(1), b.size(2)]):
+        acc = hl.zeros([tile_b, tile_m, tile_n], dtype=torch.float32)
+        for tile_k in hl.tile(a.size(2)):
+            acc = torch.baddbmm(acc, a[tile_b, tile_m, tile_k], b[tile_b, tile_k, tile_n])
+        out[tile_b, tile_m, tile_n] = acc
+    return out
+
+
+def test_batched_dot_of_one_matrix_with_dynamic_batch_keeps_3d_loads() -> None:
+    """A batch extent known only at run time is masked, so its loads keep the batch dim."""
+    a, b = torch.randn(3, 37, 50), torch.randn(3, 50, 20)
+    bound = _bmm_dynamic.bind((a, b))
+    config = dict(bound.config_space.default(), block_sizes=[1, 16, 16, 16])
+    code = bound.to_triton_code(config)
+    assert "acc_1 = tl.dot(tl.reshape(load_0, [_BLOCK_SIZE_1, _BLOCK_SIZE_3]), tl.reshape(load_1" in code
+    assert "acc=acc_0" in code  # the accumulator is still carried 2-D
+    torch.testing.assert_close(bound.compile_config(config)(a, b), torch.bmm(a, b), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize(("module_name", "kernel_name", "size", "expected"), [
@@ -121,3 +156,21 @@ def test_heuristic_defaults(module_name, kernel_name, size, expected) -> None:
     _, _, bound = _bound(module_name, kernel_name, size, "meta", torch.bfloat16)
     default = bound.config_space.default()
     assert {k: default[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize("pid_type", ["persistent_blocked", "persistent_interleaved"])
+def test_range_flattens_of_a_persistent_kernel_flattens_the_tile_loop(pid_type) -> None:
+    """The k loop's ``range_flattens`` goes on the persistent tile loop (one pipelined loop over
+    tiles x k on the GPU); the k loop itself carries no flatten."""
+    module, args, bound = _bound("matmul", "matmul", (100, 72, 130))
+    config = dict(bound.config_space.default(), pid_type=pid_type, range_flattens=[True])
+    code = bound.to_triton_code(config)
+    assert "for virtual_pid in tl.range(" in code and "total_tiles), flatten=True):" in code \
+        or "tl.num_programs(0), flatten=True):" in code
+    assert "for offset_2 in tl.range(0, 72, _BLOCK_SIZE_2):" in code
+    _check(module, "matmul", bound, args, config)
+    flat = dict(config, pid_type="flat")
+    assert "flatten=True" in bound.to_triton_code(flat)  # not persistent: stays on the k loop (a no-op)
+    _, _, meta_bound = _bound("matmul", "matmul", (16384, 512, 4096), "meta", torch.bfloat16)
+    assert compile_for_target(meta_bound, dict(meta_bound.config_space.default(), pid_type=pid_type,
+                                               range_flattens=[True], indexing=["tensor_descriptor"] * 3))

@@ -27,7 +27,7 @@ def bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 @helion.kernel()
 def bmm_add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The same product with ``torch.bmm`` added into the accumulator, dynamic shapes."""
+    """The same product with ``torch.bmm`` added into the accumulator (folded into the dot)."""
     batch, m, k = a.size()
     _batch, _k, n = b.size()
     out = torch.empty([batch, m, n], dtype=torch.promote_types(a.dtype, b.dtype), device=a.device)

@@ -107,6 +107,10 @@ class ResolvedConfig:
                 if value != unset:
                     options[kwarg] = (not value) if knob == "range_multi_buffers" else value
             self.range_options[id(node)] = options
+        # a persistent kernel's top-level loop flattens into the tile loop, the only nest it can
+        # flatten: the pipeliner then loads the next tile while this one's epilogue runs
+        top = [id(n) for n in fn.body if n.op == "for"] if self.pid_type.startswith("persistent") else []
+        self.flatten_tiles = any([self.range_options[i].pop("flatten", False) for i in top])
         forms = config.get("indexing", [])
         memory = sites.get("memory", 0)
         self.indexing = {}
@@ -118,6 +122,43 @@ class ResolvedConfig:
         loads = [n for n in fn.walk() if n.op == "load"]
         self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
                          if load + i < len(policies) and policies[load + i]}
+        self.squeezed_dots, self.squeezed_loads = self._unit_batch_dots(fn)
+
+    def _unit_batch_dots(self, fn: DeviceFunction) -> tuple[set[int], set[int]]:
+        """Batched dots whose batch tile is one matrix, emitted as 2-D dots (wgmma), and the
+        pointer loads that only feed them, emitted 2-D too so that they pipeline straight into
+        shared memory (a reshape between load and dot stops Triton from doing so)."""
+        if self.flat:
+            return set(), set()
+        dots = {id(n) for n in fn.walk() if n.op == "dot" and n.rank == 3
+                and all(self.unit_dim(arg.dims[0]) for arg in n.args[:2])}
+        users: dict[int, list[tuple[Node, int]]] = {}
+        for node in fn.walk():
+            for position, arg in enumerate(node.inputs()):
+                users.setdefault(id(arg), []).append((node, position))
+        loads = set()
+        for node in fn.walk():
+            uses = users.get(id(node), [])
+            if (node.op == "load" and uses and self._droppable_unit_dim(fn, node)
+                    and all(id(user) in dots and position < 2 for user, position in uses)):
+                loads.add(id(node))
+        return dots, loads
+
+    def _droppable_unit_dim(self, fn: DeviceFunction, load: Node) -> bool:
+        """A pointer load whose leading dim is a literal 1 or an unmasked tile of one element."""
+        if self.indexing.get(id(load)) != "pointer" or load.attrs.get("extra_mask") is not None:
+            return False
+        if any(kind == "gather" for kind, _, _ in load.attrs["terms"]):
+            return False
+        first = load.dims[0]
+        if first.block is None:
+            return first.size == 1
+        block = fn.block(first.block)
+        static = block.extent is not None and block.sym is None
+        return block.kind == "tile" and self.sizes[block.id] == 1 and static
+
+    def unit_dim(self, dim: Dim) -> bool:
+        return self.sizes[dim.block] == 1 if dim.block is not None else dim.size == 1
 
     def numel(self, dims: tuple[Dim, ...]) -> int:
         """Elements of a value with ``dims`` under this config."""
@@ -167,6 +208,7 @@ class KernelCodegen:
         self.dynamic: set[int] = set()  # blocks whose bounds are device values (always masked)
         self.active: set[int] = set()   # blocks whose indices/masks are in scope at this point
         self.symbol_names = fn.symbol_names()
+        self.squeezed: set[int] = set()  # nodes whose variable holds them without the unit batch dim
 
     # --- small helpers ----------------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -174,10 +216,18 @@ class KernelCodegen:
 
     def ref(self, value: Any) -> str:
         if isinstance(value, Node):
+            if id(value) in self.squeezed:
+                return f"tl.reshape({value.name}, {self.shape_text(value.dims)})"
             return self.alias.get(id(value), value.name)
         if isinstance(value, torch.SymInt):
             return self.int_text(value)
         return literal(value)
+
+    def squeezed_ref(self, node: Node) -> str:
+        """``node`` without its leading unit dim (see ``ResolvedConfig.squeezed_dots``)."""
+        if id(node) in self.squeezed:
+            return node.name
+        return f"tl.reshape({self.ref(node)}, {self.shape_text(node.dims[1:])})"
 
     def int_text(self, value: Any, python: bool = False) -> str:
         """An int or symbolic size as source text (kernel parameters / launcher variables)."""
@@ -273,17 +323,19 @@ class KernelCodegen:
 
     def persistent_loop(self) -> None:
         """``persistent_*`` pid types: a grid of (SM count x multiplier) programs, each looping over
-        tiles, interleaved (pid, pid + P, ...) or in one contiguous run per program."""
+        tiles, interleaved (pid, pid + P, ...) or in one contiguous run per program; flattened with
+        the tile's own loop under ``range_flattens`` (``ResolvedConfig.flatten_tiles``)."""
         if not self.cfg.pid_type.startswith("persistent"):
             return
         self.line(f"total_tiles = {self.total_tiles()}")
+        flatten = ", flatten=True" if self.cfg.flatten_tiles else ""
         if self.cfg.pid_type == "persistent_interleaved":
-            self.line("for virtual_pid in tl.range(tl.program_id(0), total_tiles, tl.num_programs(0)):")
+            self.line(f"for virtual_pid in tl.range(tl.program_id(0), total_tiles, tl.num_programs(0){flatten}):")
         else:
             self.line("tiles_per_program = (total_tiles + tl.num_programs(0) - 1) // tl.num_programs(0)")
             self.line("first_tile = tl.program_id(0) * tiles_per_program")
             self.line("for virtual_pid in tl.range(first_tile, tl.minimum(first_tile + tiles_per_program, "
-                      "total_tiles)):")
+                      f"total_tiles){flatten}):")
         self.depth += 1
 
     def program_ids(self) -> None:
@@ -550,28 +602,23 @@ class KernelCodegen:
     def op_dot(self, node: Node) -> None:
         a, b, acc = node.args
         k = node.attrs["k_block"]
+        squeeze = id(node) in self.cfg.squeezed_dots  # one matrix of a batch: a 2-D dot (tensor cores)
+        rank = a.rank - squeeze
         operands = []
-        for operand, axis in ((a, a.rank - 1), (b, b.rank - 2)):
-            text = self.ref(operand)
+        for operand, axis in ((a, rank - 1), (b, rank - 2)):
+            text = self.squeezed_ref(operand) if squeeze else self.ref(operand)
             if k is not None and self.maskable(k) and not _zero_filled(operand):
-                text = f"tl.where({self.expand(f'mask_{k}', [axis], operand.rank)}, {text}, 0)"
+                text = f"tl.where({self.expand(f'mask_{k}', [axis], rank)}, {text}, 0)"
             operands.append(text)
-        squeeze = a.rank == 3 and self.unit_dim(a.dims[0]) and self.unit_dim(b.dims[0])
-        if squeeze:  # a batch tile of one matrix: a 2-D dot (tensor cores), not a batched one
-            operands = [f"tl.reshape({text}, {self.shape_text(operand.dims[1:])})"
-                        for text, operand in zip(operands, (a, b))]
-        acc_text = self.ref(acc) if acc is not None else None
-        if acc_text is not None and squeeze:
-            acc_text = f"tl.reshape({acc_text}, {self.shape_text(acc.dims[1:])})"
-        extra = f", acc={acc_text}" if acc_text is not None else ""
+        extra = ""
+        if acc is not None:
+            extra = f", acc={self.squeezed_ref(acc) if squeeze else self.ref(acc)}"
         if self.gpu and a.dtype == torch.float32:
             extra += f", input_precision={self.dot_precision!r}"
         extra += f", out_dtype={tl_dtype(node.dtype)}"
-        expr = f"tl.dot({operands[0]}, {operands[1]}{extra})"
-        self.assign(node, f"tl.reshape({expr}, {self.shape_text(node.dims)})" if squeeze else expr)
-
-    def unit_dim(self, dim: Dim) -> bool:
-        return self.cfg.sizes[dim.block] == 1 if dim.block is not None else dim.size == 1
+        self.assign(node, f"tl.dot({operands[0]}, {operands[1]}{extra})")
+        if squeeze:
+            self.squeezed.add(id(node))
 
     def pointer(self, node: Node, dims: tuple[Dim, ...]) -> str:
         arg = self.fn.tensor_args[node.attrs["tensor"]]
@@ -582,7 +629,9 @@ class KernelCodegen:
                 continue
             stride = arg.stride_syms[tdim] if arg.stride_syms else arg.strides[tdim]
             stride = self.int_text(stride) if symbols.is_symbolic(stride) else symbols.hint(stride)
-            if kind == "block":
+            if kind == "block" and Dim(block=payload) not in dims:  # a dropped tile of one element
+                expr = f"offset_{payload}"
+            elif kind == "block":
                 expr = self.expand(f"indices_{payload}", [dims.index(Dim(block=payload))], rank)
             elif kind == "scalar":
                 expr = self.ref(payload)
@@ -608,8 +657,10 @@ class KernelCodegen:
                 check = f", boundary_check={tuple(checks)}, padding_option='zero'" if checks else ""
                 self.assign(node, f"tl.load({access}{check})")
             return
-        mask = self._mask_with_extra(node.dims, node.attrs.get("extra_mask"))
-        args = [self.pointer(node, node.dims)]
+        squeeze = id(node) in self.cfg.squeezed_loads
+        dims = node.dims[1:] if squeeze else node.dims
+        mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
+        args = [self.pointer(node, dims)]
         if mask:
             args += [mask, "other=0"]
         eviction = node.attrs.get("eviction") or self.cfg.eviction.get(id(node))
@@ -618,6 +669,8 @@ class KernelCodegen:
         if eviction:
             args.append(f"eviction_policy={eviction!r}")
         self.assign(node, f"tl.load({', '.join(args)})")
+        if squeeze:
+            self.squeezed.add(id(node))
 
     def op_store(self, node: Node) -> None:
         dims = node.attrs["index_dims"]
@@ -649,8 +702,11 @@ class KernelCodegen:
         self.assign(node, f"tl.atomic_add({', '.join(args)})")
 
     def op_for(self, node: Node) -> None:
+        # an accumulator of a 2-D dot is carried 2-D: reshaping it every iteration costs layout conversions
+        squeezed = {id(var) for var, _, final in node.attrs["carried"] if id(final) in self.cfg.squeezed_dots}
         for var, init, _ in node.attrs["carried"]:
-            self.line(f"{var.name} = {self.ref(init)}")
+            self.line(f"{var.name} = {self.squeezed_ref(init) if id(var) in squeezed else self.ref(init)}")
+        self.squeezed |= squeezed
         bounds = node.attrs["bounds"]
         opened = 0
         for i, b in enumerate(node.attrs["blocks"]):
@@ -671,9 +727,14 @@ class KernelCodegen:
         for inner in node.body:
             self.emit(inner)
         for var, _, final in node.attrs["carried"]:
-            self.line(f"{var.name} = {self.ref(final)}")
+            self.line(f"{var.name} = {self.squeezed_ref(final) if id(var) in squeezed else self.ref(final)}")
         self.depth -= opened
         self.active -= set(node.attrs["blocks"])
+        for var, _, _ in node.attrs["carried"]:
+            if id(var) in squeezed:
+                full = self.ref(var)
+                self.squeezed.discard(id(var))
+                self.line(f"{var.name} = {full}")  # full rank again after the loop
 
     def chunk_loop(self, loop: ChunkLoop) -> None:
         block = self.fn.block(loop.block)

@@ -8,9 +8,10 @@ load reads or one store writes:
 
 - **loops** (they run one after the other: the largest counts). With S the loop's
   ``range_num_stages`` (else ``num_stages``) and U its unroll factor, a tl.dot operand load holds
-  ``U*S`` tiles on wgmma (M % 64 == 0, N % 8 == 0, num_warps % 4 == 0) if the dot is 2-D or the
-  load is TMA, else ``U*(S-1)`` (mma.sync; or a batch tile of one matrix that codegen reshapes to
-  a 2-D dot, which then restages a non-TMA B: ``+U``); one tile when S <= 1 or under
+  ``U*S`` tiles on wgmma (M % 64 == 0, N % 8 == 0, num_warps % 4 == 0) if the dot is 2-D (a
+  batch tile of one matrix counts, with its loads emitted 2-D) or the load is TMA, else
+  ``U*(S-1)`` (mma.sync; or a 3-D block-pointer load reshaped for a 2-D dot, which then restages
+  a non-TMA B: ``+U``); one tile when S <= 1 or under
   ``static_ranges``. A
   loop that runs once is folded away; a persistent kernel's tile loop then pipelines its
   operands with ``num_stages``. Other loads are pipelined only under an explicit
@@ -83,11 +84,11 @@ def _loop_bytes(fn: DeviceFunction, cfg: ResolvedConfig, loop: Node, persistent:
             tma = cfg.indexing.get(id(load)) == "tensor_descriptor"
             if stages <= 1:
                 tiles = 1
-            elif wgmma and (dot.rank == 2 or tma):
+            elif wgmma and (dot.rank == 2 or tma or id(load) in cfg.squeezed_loads):
                 tiles = unroll * stages
             else:
                 tiles = unroll * (stages - 1)
-                if wgmma and i == 1:  # a squeezed batched dot restages B after the reshape
+                if wgmma and i == 1:  # a 2-D dot of a reshaped 3-D load restages B
                     tiles += unroll
             operands[id(load)] = max(operands.get(id(load), 0), tiles)
     for node in body:
