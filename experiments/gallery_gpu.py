@@ -121,32 +121,45 @@ class Timer:
 
     def times_ms(self, fn: Callable[[], Any]) -> tuple[list[float], float]:
         """Calls ``fn`` ``warmup`` times, then times ``repeats`` calls one by one; also the host ms per call."""
-        for _ in range(self.warmup):
-            fn()
-        if self._flush is None:
-            times = []
-            for _ in range(self.repeats):
-                start = time.perf_counter()
+        times, host_ms = self.interleaved_ms([fn])
+        return times[0], host_ms
+
+    def interleaved_ms(self, fns: list[Callable[[], Any]]) -> tuple[list[list[float]], float]:
+        """``times_ms`` of several functions, one call of each in turn per repeat, so clock and
+        temperature drift (10% within a minute of 8192^3 matmuls) falls on all of them alike;
+        also the largest host ms per call."""
+        for fn in fns:
+            for _ in range(self.warmup):
                 fn()
-                times.append((time.perf_counter() - start) * 1e3)
-            return times, statistics.median(times)
-        torch.cuda.synchronize()
-        start_host = time.perf_counter()
-        for _ in range(3):
-            fn()
-        host_ms = (time.perf_counter() - start_host) * 1e3 / 3  # enqueue cost (more if fn synchronizes)
+        if self._flush is None:
+            times: list[list[float]] = [[] for _ in fns]
+            for _ in range(self.repeats):
+                for fn, out in zip(fns, times):
+                    start = time.perf_counter()
+                    fn()
+                    out.append((time.perf_counter() - start) * 1e3)
+            return times, max(statistics.median(t) for t in times)
+        host_ms = 0.0
+        for fn in fns:
+            torch.cuda.synchronize()
+            start_host = time.perf_counter()
+            for _ in range(3):
+                fn()
+            host_ms = max(host_ms, (time.perf_counter() - start_host) * 1e3 / 3)  # enqueue cost
         torch.cuda.synchronize()
         sleep_cycles = int(min(max(2 * host_ms, 0.05), 20.0) * self._cycles_per_ms)
-        starts = [torch.cuda.Event(enable_timing=True) for _ in range(self.repeats)]
-        ends = [torch.cuda.Event(enable_timing=True) for _ in range(self.repeats)]
-        for start, end in zip(starts, ends):
-            self._flush.zero_()  # evicts inputs and outputs from L2; not inside the events
-            torch.cuda._sleep(sleep_cycles)
-            start.record()
-            fn()
-            end.record()
+        events = [[(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                   for _ in range(self.repeats)] for _ in fns]
+        for r in range(self.repeats):
+            for fn, pairs in zip(fns, events):
+                start, end = pairs[r]
+                self._flush.zero_()  # evicts inputs and outputs from L2; not inside the events
+                torch.cuda._sleep(sleep_cycles)
+                start.record()
+                fn()
+                end.record()
         torch.cuda.synchronize()
-        return [start.elapsed_time(end) for start, end in zip(starts, ends)], host_ms
+        return [[start.elapsed_time(end) for start, end in pairs] for pairs in events], host_ms
 
 
 def _timing(timer: Timer, fn: Callable[[], Any]) -> dict[str, Any]:

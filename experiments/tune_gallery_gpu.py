@@ -4,21 +4,24 @@ For each gallery kernel at its GPU sizes (bf16), candidates are the default conf
 neighbours, "recipes" applied to it (tensor descriptors, persistent programs, L2 groups, more
 stages or warps) and random samples, up to ``--configs``. Then:
 
-1. compile and check every candidate of every kernel first, in parallel: worker processes (one CUDA context each) compile every
-   candidate at its first call and compare its output with the fp32 reference; a wrong answer is
-   a bug and is reported, a compile failure is a normal outcome of tuning. The workers also fill
-   Triton's on-disk cache, so the main process loads each kernel without compiling it again;
-2. then time, serially in the main process on an otherwise idle GPU: every correct candidate with a short timing, then the
-   five fastest, the default and the baselines with ``--repeats`` in three interleaved rounds
-   (CUDA events, L2 flushed, as ``experiments.gallery_gpu``); the winner is checked once more;
-3. baselines, timed beside the finalists: the reference ("eager", upcasts to fp32), the plain torch
-   op on the bf16 inputs (cuBLAS for matmuls) and ``torch.compile`` of that op; the copy bandwidth;
+1. compile and check every candidate of every kernel first, in parallel: worker processes (one
+   CUDA context each) compile every candidate at its first call and compare its output with the
+   fp32 reference; a wrong answer is a bug and is reported, a compile failure is a normal outcome
+   of tuning. The workers also fill Triton's on-disk cache, so the main process loads each kernel
+   without compiling it again;
+2. then, serially in the main process on an otherwise idle GPU, a short timing of every correct
+   candidate; with ``--refine N``, up to N untried one-knob neighbours of the ``--refine-top``
+   fastest are checked (workers again) and timed the same way, a step of local search;
+3. the five fastest, the default and the baselines are timed with ``--repeats``, one call of each
+   in turn (CUDA events, L2 flushed, as ``experiments.gallery_gpu``), and the winner is checked
+   once more. Baselines: the reference ("eager", upcasts to fp32), the plain torch op on the bf16
+   inputs (cuBLAS for matmuls), ``torch.compile`` of that op; the copy bandwidth;
 4. ablation (``--ablate``): each knob where the winner differs from the default is set back to
    the default and timed again, so the report names the knobs that made the winner.
 
 GPU run (one H100; about 9 minutes for the whole gallery)::
 
-    python -m experiments.tune_gallery_gpu --out "$OUT" --ablate
+    python -m experiments.tune_gallery_gpu --out "$OUT" --ablate --refine 60
 
 Writes ``tune_gallery.md`` and ``tune_gallery.json`` to ``--out`` after every case. ``--smoke``
 runs the same path on CPU (interpreter, two kernels, a few configs).
@@ -273,17 +276,24 @@ def _once_ms(fn: Any, args: tuple) -> float:
     return begin.elapsed_time(end)
 
 
-def _interleaved_ms(timer: Timer, fns: list[Any], rounds: int = 3) -> list[float]:
-    """Median ms of each of ``fns``, timed in turn over ``rounds`` rounds: clock and temperature
-    drift (10% within a minute of 8192^3 matmuls) then falls on every contender alike."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, out in zip(fns, times):
-            out.extend(timer.times_ms(fn)[0])
-    return [statistics.median(t) for t in times]
+def _interleaved_ms(timer: Timer, fns: list[Any]) -> list[float]:
+    """Median ms of each of ``fns``, one call of each in turn per repeat (``Timer.interleaved_ms``)."""
+    return [statistics.median(t) for t in timer.interleaved_ms(fns)[0]]
 
 
 _COMPILED: dict[tuple, Any] = {}
+
+
+def _check_all(compiler: Compiler, plans: list[dict]) -> list[list[dict]]:
+    """Waits for the checks just submitted for each plan, adds them to ``plan["checks"]`` and
+    stops the workers (idle ones would keep GPU memory the timed kernels need)."""
+    started = time.perf_counter()
+    fresh = [compiler.results(plan["handles"]) for plan in plans]
+    for plan, checks in zip(plans, fresh):
+        plan["checks"] = plan.get("checks", []) + checks
+    print(f"checked {sum(len(c) for c in fresh)} configs in {time.perf_counter() - started:.0f} s", flush=True)
+    compiler.release()
+    return fresh
 
 
 def _compiled(fn: Any, args: tuple) -> Any:
@@ -296,26 +306,25 @@ def _compiled(fn: Any, args: tuple) -> Any:
     return _COMPILED[key]
 
 
-def run_case(case: tuple, configs: list[dict], checks: list[dict], bound: Any, args: tuple, quick: Timer,
-             timer: Timer, baselines: dict[str, Any], with_compile: bool) -> dict[str, Any]:
-    """Times the correct candidates, re-times the best, checks the winner, times the baselines."""
-    module_name, kernel_name, size, dtype = case
-    module = GALLERY[module_name]
-    row: dict[str, Any] = {"module": module_name, "kernel": kernel_name, "size": list(size),
-                           "dtype": str(dtype).removeprefix("torch."), "tried": len(configs)}
-    for status in ("ok", "wrong", "error", "crash"):
-        row[status] = sum(c["status"] == status for c in checks)
-    row["wrong_configs"] = [{"config": cfg, "status": c["status"], "message": c["message"]}
+def check_counts(configs: list[dict], checks: list[dict]) -> dict[str, Any]:
+    """Per status, how many candidates ended there; the wrong and crashing configs; error messages."""
+    out: dict[str, Any] = {status: sum(c["status"] == status for c in checks)
+                           for status in ("ok", "wrong", "error", "crash")}
+    out["wrong_configs"] = [{"config": cfg, "status": c["status"], "message": c["message"]}
                             for cfg, c in zip(configs, checks) if c["status"] in ("wrong", "crash")]
     errors: dict[str, int] = {}
     for c in checks:
         if c["status"] == "error":
             errors[c["message"][:120]] = errors.get(c["message"][:120], 0) + 1
-    row["errors"] = errors
-    started = time.perf_counter()
+    out["errors"] = errors
     compile_s = [c["compile_s"] for c in checks if c.get("compile_s")]
-    row["median_compile_s"] = statistics.median(compile_s) if compile_s else None
-    timed = []
+    out["median_compile_s"] = statistics.median(compile_s) if compile_s else None
+    return out
+
+
+def quick_times(configs: list[dict], checks: list[dict], bound: Any, args: tuple,
+                quick: Timer, timed: list[tuple[float, dict]]) -> None:
+    """Adds (short-timing ms, config) of each correct candidate to ``timed``, sorted fastest first."""
     for config, check in zip(configs, checks):
         if check["status"] != "ok":
             continue
@@ -327,10 +336,40 @@ def run_case(case: tuple, configs: list[dict], checks: list[dict], bound: Any, a
             timed.append((once if once > 3 * best else _median_ms(quick, lambda: fn(*args)), config))
         except Exception:  # noqa: BLE001 - a config that failed here only is skipped
             continue
+    timed.sort(key=lambda t: t[0])
+
+
+def refinements(space: Any, timed: list[tuple[float, dict]], tried: list[dict], top: int,
+                count: int) -> list[dict]:
+    """Untried one-knob neighbours of the ``top`` fastest configs (a step of local search), at most
+    ``count``, taken from each in turn."""
+    seen = {json.dumps(c, sort_keys=True) for c in tried}
+    per_config = []
+    for _, config in timed[:top]:
+        fresh = []
+        for neighbour in space.neighbors(config):
+            try:
+                neighbour = space.normalize(neighbour)
+            except Exception:  # noqa: BLE001 - a neighbour that breaks a constraint is skipped
+                continue
+            key = json.dumps(neighbour, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(neighbour)
+        per_config.append(fresh)
+    interleaved = [c for group in itertools.zip_longest(*per_config) for c in group if c is not None]
+    return interleaved[:count]
+
+
+def finish_case(row: dict[str, Any], timed: list[tuple[float, dict]], bound: Any, args: tuple, timer: Timer,
+                baselines: dict[str, Any], with_compile: bool) -> dict[str, Any]:
+    """Times the five fastest, the default and the baselines in turn; checks the winner once more."""
+    module_name, kernel_name = row["module"], row["kernel"]
+    module = GALLERY[module_name]
+    started = time.perf_counter()
     if not timed:
         row["status"] = "no correct config"
         return row
-    timed.sort(key=lambda t: t[0])
     default = bound.config_space.default()
     finalists = [c for _, c in timed[:5]] + [default]
     contenders = [(lambda f=bound.compile_config(c): f(*args)) for c in finalists]
@@ -352,11 +391,14 @@ def run_case(case: tuple, configs: list[dict], checks: list[dict], bound: Any, a
     fn = bound.compile_config(best)
     expected = reference(*_upcast(clone_inputs(args)))
     actual = fn(*clone_inputs(args))
-    check = compare_outputs(actual, expected, tolerance_for(module, dtype))
-    row["time_candidates_s"] = round(time.perf_counter() - started, 1)
+    check = compare_outputs(actual, expected, tolerance_for(module, getattr(torch, row["dtype"])))
+    default_key = json.dumps(default, sort_keys=True)
     row.update(status="ok", correct=check["ok"], max_rel_err=check["max_rel_err"], best_ms=best_ms,
                best_config=best, default_ms=default_ms, default_config=default,
-               untuned_fraction=best_ms / default_ms, quick_ms=[t for t, _ in timed[:20]])
+               untuned_fraction=best_ms / default_ms,
+               quick=[[round(t, 5), _compact(c, default)] for t, c in timed[:20]],
+               default_quick_rank=next((i for i, (_, c) in enumerate(timed)
+                                        if json.dumps(c, sort_keys=True) == default_key), None))
     baseline_ms = measured[len(finalists):]
     row["eager_ms"] = baseline_ms.pop(0)
     if plain is not None:
@@ -365,7 +407,7 @@ def run_case(case: tuple, configs: list[dict], checks: list[dict], bound: Any, a
         row["compiled_ms"] = baseline_ms.pop(0)
         row["vs_compiled"] = row["compiled_ms"] / best_ms
     row["bytes"] = _tensor_bytes(args) + _tensor_bytes(_as_tuple(actual))  # the kernel's outputs, bf16
-    row["case_s"] = round(time.perf_counter() - started, 1)
+    row["finish_s"] = round(time.perf_counter() - started, 1)
     if module_name in MATMUL_MODULES and "torch_ms" in row:
         row["frac_cublas"] = row["torch_ms"] / best_ms
         row["tflops"] = 2 * args[0].numel() * args[1].shape[-1] / (best_ms * 1e-3) / 1e12
@@ -407,7 +449,8 @@ def format_report(meta: dict, baselines: dict, rows: list[dict]) -> str:
              f"{meta['date']}; torch {meta['torch']}, triton {meta['triton']}, python {meta['python']}, "
              f"commit {meta.get('commit')}", "",
              f"Same-run copy bandwidth: {baselines['copy_gbps']:.0f} GB/s (bytes read + written). Times: median "
-             f"of {meta['repeats']} CUDA-event timings after an L2 flush. cuBLAS = torch.matmul/bmm on the same "
+             f"of {meta['repeats']} CUDA-event timings after an L2 flush, the finalists and baselines called in "
+             "turn. cuBLAS = torch.matmul/bmm on the same "
              "bf16 inputs; compiled = torch.compile of the plain torch op (of the reference where there is none); "
              "untuned = best ms / default-config ms.", "",
              "| kernel | size | ok | configs ok/wrong/err/crash | best ms | default ms | untuned | eager ms | "
@@ -480,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=540.0, help="start no case after this")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile baselines")
     parser.add_argument("--ablate", action="store_true", help="time the winner with each knob reset")
+    parser.add_argument("--refine", type=int, default=0,
+                        help="then check and time up to this many neighbours of the fastest configs")
+    parser.add_argument("--refine-top", type=int, default=3, help="how many fastest configs to refine")
     parser.add_argument("--all-sizes", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="CPU, interpreter, two small kernels")
     args = parser.parse_args(argv)
@@ -506,33 +552,50 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:  # bind on meta tensors to draw candidates; workers start compiling at once
         module_name, kernel_name, size, dtype = case
         module = GALLERY[module_name]
-        meta_args = make_inputs(module, size, dtype, "meta", 0)
-        space = module.KERNELS[kernel_name].bind(meta_args).config_space
+        space = module.KERNELS[kernel_name].bind(make_inputs(module, size, dtype, "meta", 0)).config_space
         configs = candidates(space, args.configs, stable_seed(kernel_name, size))
-        plans.append((case, configs, compiler.submit(case, configs)))
-    waited = time.perf_counter()  # every check first: timing then runs on an otherwise idle GPU
-    all_checks = [compiler.results(futures) for _, _, futures in plans]
-    waited = round(time.perf_counter() - waited, 1)
-    print(f"checked {sum(len(c) for c in all_checks)} configs in {waited} s", flush=True)
-    compiler.release()  # idle workers would keep GPU memory the timed kernels need
+        plans.append({"case": case, "space": space, "configs": configs, "handles": compiler.submit(case, configs)})
+    _check_all(compiler, plans)  # every check first: timing then runs on an otherwise idle GPU
     rows: list[dict] = []
-    for (case, configs, _), checks in zip(plans, all_checks):
-        module_name, kernel_name, size, dtype = case
+    for plan in plans:  # 1. short timing of every correct candidate
+        module_name, kernel_name, size, dtype = plan["case"]
+        row = {"module": module_name, "kernel": kernel_name, "size": list(size),
+               "dtype": str(dtype).removeprefix("torch.")}
+        rows.append(row)
         if time.perf_counter() - t0 > args.budget_s:
-            rows.append({"module": module_name, "kernel": kernel_name, "size": list(size), "status": "skipped"})
+            row["status"] = "skipped"
             continue
         module = GALLERY[module_name]
-        inputs = make_inputs(module, size, dtype, device, stable_seed(module_name, size, "tune"))
-        bound = module.KERNELS[kernel_name].bind(inputs)
+        plan["inputs"] = make_inputs(module, size, dtype, device, stable_seed(module_name, size, "tune"))
+        plan["bound"] = module.KERNELS[kernel_name].bind(plan["inputs"])
+        plan["timed"] = []
+        quick_times(plan["configs"], plan["checks"], plan["bound"], plan["inputs"], quick, plan["timed"])
+        print(f"[{len(rows)}/{len(cases)}] {kernel_name} {_size_name(size)}: {len(plan['timed'])} correct timed, "
+              f"fastest {_fmt(plan['timed'][0][0] if plan['timed'] else None, '.4f')} ms "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    timed_plans = [p for p in plans if "timed" in p]
+    if args.refine and time.perf_counter() - t0 < args.budget_s / 2:  # 2. neighbours of the fastest
+        for plan in timed_plans:
+            extra = refinements(plan["space"], plan["timed"], plan["configs"], args.refine_top, args.refine)
+            plan["configs"] += extra
+            plan["handles"] = compiler.submit(plan["case"], extra)
+        fresh = _check_all(compiler, timed_plans)
+        for plan, checks in zip(timed_plans, fresh):
+            quick_times(plan["configs"][-len(checks):] if checks else [], checks, plan["bound"], plan["inputs"],
+                        quick, plan["timed"])
+            plan["refined"] = len(checks)
+    for plan, row in zip(plans, rows):  # 3. finalists against the baselines
+        if "timed" not in plan:
+            continue
+        row.update(tried=len(plan["configs"]), refined=plan.get("refined", 0),
+                   **check_counts(plan["configs"], plan["checks"]))
         try:
-            row = run_case(case, configs, checks, bound, inputs, quick, timer, baselines, not args.no_compile)
+            finish_case(row, plan["timed"], plan["bound"], plan["inputs"], timer, baselines, not args.no_compile)
         except Exception as e:  # noqa: BLE001 - reported, the next case runs
-            row = {"module": module_name, "kernel": kernel_name, "size": list(size), "status": _first_line(e)}
-        row["bound"] = bound
-        rows.append(row)
-        print(f"[{len(rows)}/{len(cases)}] {kernel_name} {_size_name(size)}: {row.get('status')} "
-              f"ok/wrong/err/crash {row.get('ok')}/{row.get('wrong')}/{row.get('error')}/{row.get('crash')} "
-              f"case {row.get('case_s')} s, "
+            row["status"] = _first_line(e)
+        row["bound"] = plan["bound"]
+        print(f"{row['kernel']} {_size_name(row['size'])}: {row.get('status')} "
+              f"ok/wrong/err/crash {row.get('ok')}/{row.get('wrong')}/{row.get('error')}/{row.get('crash')}, "
               f"best {_fmt(row.get('best_ms'), '.4f')} default {_fmt(row.get('default_ms'), '.4f')} "
               f"compiled {_fmt(row.get('compiled_ms'), '.4f')} "
               f"roof {_fmt(row.get('frac_cublas', row.get('frac_copy_bw')), '.2f')} "
@@ -561,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
                     item["status"] = check["status"]
                     continue
                 fn = bound.compile_config(config)
-                ablated_ms, best_ms = _interleaved_ms(timer, [lambda: fn(*inputs), lambda: best_fn(*inputs)], 2)
+                ablated_ms, best_ms = _interleaved_ms(timer, [lambda: fn(*inputs), lambda: best_fn(*inputs)])
                 item["slowdown"] = ablated_ms / best_ms
             meta["wall_s"] = round(time.perf_counter() - t0, 1)
             write(args.out, meta, baselines, [{k: v for k, v in r.items() if k != "bound"} for r in rows])

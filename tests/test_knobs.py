@@ -174,3 +174,15 @@ def test_range_flattens_of_a_persistent_kernel_flattens_the_tile_loop(pid_type) 
     _, _, meta_bound = _bound("matmul", "matmul", (16384, 512, 4096), "meta", torch.bfloat16)
     assert compile_for_target(meta_bound, dict(meta_bound.config_space.default(), pid_type=pid_type,
                                                range_flattens=[True], indexing=["tensor_descriptor"] * 3))
+
+
+def test_batched_matmul_default_order_puts_the_batch_dim_last() -> None:
+    """Programs that run together share one matrix's operands in L2: m varies fastest, the batch slowest."""
+    module, args, bound = _bound("bmm", "bmm", (3, 37, 50, 20))
+    default = bound.config_space.default()
+    assert default["loop_orders"] == [[1, 2, 0]]
+    code = bound.to_triton_code(default)
+    assert "pid_1 = pid % " in code and "pid_0 = pid // " in code
+    _check(module, "bmm", bound, args, default)
+    _, _, matmul = _bound("matmul", "matmul", (100, 72, 130))
+    assert matmul.config_space.default()["loop_orders"] == [[0, 1]]

@@ -116,7 +116,8 @@ def _site_knobs(functions: list[DeviceFunction]) -> dict[str, Any]:
     loads = sum(1 for f in functions for n in f.walk() if n.op == "load")
     knobs: dict[str, Any] = {}
     if grids:
-        knobs["loop_orders"] = ListOf([Permutation(n) for n in grids])
+        knobs["loop_orders"] = ListOf([Permutation(len(f.grid_blocks), default=_default_order(f))
+                                       for f in functions if len(f.grid_blocks) > 1])
         knobs["l2_groupings"] = ListOf([PowerOfTwo(1, 64, default=1) for _ in grids])
         flat = [flatten.eligible(f) for f in functions if len(f.grid_blocks) > 1]
         if any(flat):
@@ -259,6 +260,14 @@ def _contiguous_weight(functions: list[DeviceFunction]) -> dict[int, int]:
                     if kind == "block" and arg.strides[tdim] == 1:
                         weight[payload] = weight.get(payload, 0) + numel
     return weight
+
+
+def _default_order(fn: DeviceFunction) -> list[int]:
+    """Program order of a grid (fastest-varying dim first): a batched dot's batch dim varies
+    slowest, so programs running together share one matrix's operands in L2."""
+    batch = {n.dims[0].block for n in fn.walk() if n.op == "dot" and n.rank == 3}
+    grid = fn.grid_blocks
+    return [i for i, b in enumerate(grid) if b not in batch] + [i for i, b in enumerate(grid) if b in batch]
 
 
 def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
