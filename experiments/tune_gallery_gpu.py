@@ -68,6 +68,9 @@ def _recipes(config: dict[str, Any]) -> list[dict[str, Any]]:
     out += [{"pid_type": "persistent_interleaved"}, {"pid_type": "persistent_blocked"}]
     if "range_flattens" in config:  # with a persistent pid: one pipelined loop over tiles
         out.append({"range_flattens": [True] * len(config["range_flattens"])})
+        if "indexing" in config:  # all three: the next tile's TMA loads overlap this one's epilogue
+            out.append({"pid_type": "persistent_blocked", "range_flattens": [True] * len(config["range_flattens"]),
+                        "indexing": ["tensor_descriptor"] * len(config["indexing"])})
     if "l2_groupings" in config:
         out.append({"l2_groupings": [8] * len(config["l2_groupings"])})
     sizes = config.get("block_sizes", [])
@@ -78,8 +81,8 @@ def _recipes(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def candidates(space: Any, count: int, seed: int) -> list[dict[str, Any]]:
-    """Default, recipes on it (up to three at a time, half the budget at most), one-knob neighbours,
-    then random samples."""
+    """Default, each recipe on it, random sets of 2-4 recipes (up to half the budget), one-knob
+    neighbours, then random samples."""
     default = space.default()
     seen: dict[str, dict[str, Any]] = {}
 
@@ -90,19 +93,24 @@ def candidates(space: Any, count: int, seed: int) -> list[dict[str, Any]]:
             return
         seen.setdefault(json.dumps(config, sort_keys=True), dict(config))
 
-    add(default)
-    recipes = _recipes(default)
-    combos = [c for r in range(1, 4) for c in itertools.combinations(recipes, r)]
-    for combo in combos:
-        if len(seen) >= count // 2:  # half the budget at most: neighbours and samples get the rest
-            break
+    def apply(parts: list[dict[str, Any]]) -> None:
         merged = dict(default)
-        for part in combo:
+        for part in parts:
             merged.update(part)
         add(merged)
+
+    add(default)
+    recipes = _recipes(default)
+    for recipe in recipes:
+        apply([recipe])
+    rng = np.random.default_rng(seed)
+    for _ in range(20 * count):  # 2 to 4 recipes at once, up to half the budget
+        if len(seen) >= count // 2:
+            break
+        picks = rng.choice(len(recipes), size=min(int(rng.integers(2, 5)), len(recipes)), replace=False)
+        apply([recipes[i] for i in sorted(picks)])
     for neighbour in space.neighbors(default):
         add(neighbour)
-    rng = np.random.default_rng(seed)
     for _ in range(20 * count):
         if len(seen) >= count:
             break
@@ -396,7 +404,7 @@ def finish_case(row: dict[str, Any], timed: list[tuple[float, dict]], bound: Any
     row.update(status="ok", correct=check["ok"], max_rel_err=check["max_rel_err"], best_ms=best_ms,
                best_config=best, default_ms=default_ms, default_config=default,
                untuned_fraction=best_ms / default_ms,
-               quick=[[round(t, 5), _compact(c, default)] for t, c in timed[:20]],
+               quick=[[round(t, 5), _compact(c, default)] for t, c in timed],
                default_quick_rank=next((i for i, (_, c) in enumerate(timed)
                                         if json.dumps(c, sort_keys=True) == default_key), None))
     baseline_ms = measured[len(finalists):]

@@ -139,8 +139,8 @@ class ResolvedConfig:
         loads = set()
         for node in fn.walk():
             uses = users.get(id(node), [])
-            if (node.op == "load" and uses and self._droppable_unit_dim(fn, node)
-                    and all(id(user) in dots and position < 2 for user, position in uses)):
+            if (node.op == "load" and uses and all(id(user) in dots and position < 2 for user, position in uses)
+                    and self._droppable_unit_dim(fn, node)):
                 loads.add(id(node))
         return dots, loads
 
