@@ -26,6 +26,7 @@ ATOMIC_ROWS = 64          # default tile of a dim summed before an atomic add
 # weight [8] and [32] bf16: "CUDA error: misaligned address"), so they are not offered.
 MIN_TMA_BYTES = 128
 MIN_PROGRAMS = 256        # the default splits grids until they have this many programs (~2 per SM)
+MATMUL_TILE = 128         # default M and N tile of a matmul with enough output tiles
 PID_TYPES = ["flat", "xyz", "persistent_blocked", "persistent_interleaved"]
 MAX_GRID_YZ = 65535       # CUDA's limit on the y and z grid dimensions (pid_type "xyz")
 SHARED_MEMORY = 232448    # bytes of shared memory per block on the H100 (sm_90)
@@ -272,7 +273,8 @@ def _default_order(fn: DeviceFunction) -> list[int]:
 
 def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
                        registered: dict[int, tuple[int, int]]) -> dict[str, Any]:
-    """A reasonable untuned config. Matmuls: 128x128x64 tiles (64 for small or K dims). Else about
+    """A reasonable untuned config. Matmuls: 128x128x64 tiles, or 64 where 128 would leave fewer than
+    ``MIN_PROGRAMS`` programs (K: 64). Else about
     ``DEFAULT_NUMEL`` elements per program, given first to dims that index a stride-1 dim
     (coalesced), with each inner loop sized on its own (sibling loops never live together).
     Reductions over a strided dim (column sums) are looped in chunks of 64 rows so the stride-1
@@ -321,13 +323,13 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
         for b in top:
             by_knob[b.knob] = min(tile_bounds(b, registered)[1], share)
             budget = max(1, budget // by_knob[b.knob])
+    large = has_dot and _enough_programs(functions, by_id, k_blocks, MATMUL_TILE)
     for b in order:
         if b.knob in by_knob:
             continue
         low, high = tile_bounds(b, registered)
         if has_dot and b.min_size >= 16:
-            large = b.extent is None or b.extent >= 2048
-            wide_tile = 64 if b.id in k_blocks else (128 if large else 64)
+            wide_tile = 64 if b.id in k_blocks else (MATMUL_TILE if large else 64)
             size = min(high, wide_tile if b.extent is None or b.extent >= 64 else max(low, 16))
         elif has_dot:
             size = low  # batch dims of a matmul: one matrix per program
@@ -344,6 +346,25 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
             numel *= by_knob[b.knob]
     return {"block_sizes": sizes, "reduction_loops": reduction_loops,
             "num_warps": 4 if numel <= 8192 else 8, "num_stages": 3 if has_dot else 2}
+
+
+def _enough_programs(functions: list[DeviceFunction], by_id: dict[int, Block], k_blocks: set[int],
+                     tile: int) -> bool:
+    """Whether ``tile`` x ``tile`` output tiles (one matrix of a batch each) still give every
+    device loop ``MIN_PROGRAMS`` programs; extents known only at run time count as large."""
+    for fn in functions:
+        programs = 1
+        for b in fn.grid_blocks:
+            block = by_id[b]
+            if block.extent is None:
+                programs *= MIN_PROGRAMS
+            elif block.min_size >= 16 and b not in k_blocks:
+                programs *= -(-block.extent // tile)
+            else:
+                programs *= block.extent  # a batch dim: one matrix per program
+        if programs < MIN_PROGRAMS:
+            return False
+    return True
 
 
 def _atomic_reduced(functions: list[DeviceFunction], by_id: dict[int, Block]) -> list[Block]:
