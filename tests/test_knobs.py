@@ -143,8 +143,12 @@ def test_batched_dot_of_one_matrix_with_dynamic_batch_keeps_3d_loads() -> None:
 
 
 @pytest.mark.parametrize(("module_name", "kernel_name", "size", "expected"), [
-    ("sum_first", "sum_first", (4096, 16384), {"block_sizes": [64], "reduction_loops": [64]}),
-    ("chunk_sums", "chunk_sums", (16384, 4096), {"block_sizes": [16]}),
+    ("sum_first", "sum_first", (4096, 16384), {"block_sizes": [64], "reduction_loops": [64], "num_warps": 16}),
+    ("chunk_sums", "chunk_sums", (16384, 4096), {"block_sizes": [16], "num_warps": 2, "range_num_stages": [3]}),
+    ("pointwise_ops", "pointwise_ops", (16384, 4096), {"block_sizes": [1, 1024], "num_warps": 4}),
+    ("bmm", "bmm", (16, 1024, 1024, 1024), {"block_sizes": [1, 128, 128, 64], "num_warps": 8}),
+    ("bmm", "bmm", (2, 512, 256, 512), {"block_sizes": [1, 64, 64, 64], "num_warps": 4}),
+    ("rms_norm", "rms_norm_looped", (16384, 4096), {"range_num_stages": [0, 0], "num_warps": 4}),
     ("rms_norm", "rms_norm_looped", (16384, 4096), {"block_sizes": [1, 4096, 4096]}),
     ("atomic_sum", "atomic_column_sum", (16384, 4096), {"block_sizes": [64, 64]}),
     ("softmax", "softmax", (16384, 4096), {"block_sizes": [1], "reduction_loops": [None]}),
@@ -152,7 +156,9 @@ def test_batched_dot_of_one_matrix_with_dynamic_batch_keeps_3d_loads() -> None:
 ])
 def test_heuristic_defaults(module_name, kernel_name, size, expected) -> None:
     """Column sums loop over rows so the stride-1 tile is wide; grids keep >= 256 programs; sibling
-    inner loops are sized on their own; dims summed before an atomic add get 64."""
+    inner loops are sized on their own; dims summed before an atomic add get 64; looping kernels
+    with few programs get 8 elements per thread and pipelined storing loops; long pointwise chains
+    get smaller tiles; matmul tiles are 128 wide where that leaves 256 programs."""
     _, _, bound = _bound(module_name, kernel_name, size, "meta", torch.bfloat16)
     default = bound.config_space.default()
     assert {k: default[k] for k in expected} == expected

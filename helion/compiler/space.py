@@ -27,6 +27,8 @@ ATOMIC_ROWS = 64          # default tile of a dim summed before an atomic add
 MIN_TMA_BYTES = 128
 MIN_PROGRAMS = 256        # the default splits grids until they have this many programs (~2 per SM)
 MATMUL_TILE = 128         # default M and N tile of a matmul with enough output tiles
+FEW_PROGRAMS = 512        # looping kernels with fewer programs get more warps and pipelined loops
+HEAVY_POINTWISE = 16      # bodies with this many pointwise ops get a quarter of DEFAULT_NUMEL
 PID_TYPES = ["flat", "xyz", "persistent_blocked", "persistent_interleaved"]
 MAX_GRID_YZ = 65535       # CUDA's limit on the y and z grid dimensions (pid_type "xyz")
 SHARED_MEMORY = 232448    # bytes of shared memory per block on the H100 (sm_90)
@@ -69,6 +71,9 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
             options.append(Enum(choices, default=defaults["reduction_loops"][b.knob]))
         params["reduction_loops"] = ListOf(options)
     params.update(_site_knobs(functions))
+    if "range_num_stages" in params:
+        params["range_num_stages"] = ListOf(Integer(0, 4, default=0), len(defaults["range_num_stages"]),
+                                            default=defaults["range_num_stages"])
     params["pid_type"] = Enum(PID_TYPES, default="flat")
     params["num_sm_multiplier"] = PowerOfTwo(1, 8, default=1)
     params["maxnreg"] = Enum([None, 32, 64, 128, 256], default=None)
@@ -300,7 +305,9 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
             chunk = COLUMN_CHUNK
         reduction_loops.append(chunk)
         persistent = max(persistent, chunk or size)
-    budget = max(1, DEFAULT_NUMEL // persistent)
+    pointwise = sum(1 for f in functions for n in f.walk() if n.op == "pointwise")
+    numel_goal = DEFAULT_NUMEL // 4 if pointwise >= HEAVY_POINTWISE else DEFAULT_NUMEL  # fewer spills
+    budget = max(1, numel_goal // persistent)
     by_knob: dict[int, int] = {}
     order = sorted(reversed(tiles), key=lambda b: -weight.get(b.id, 0))  # stride-1 dims first
     for b in order:  # inner loops first, each against the whole budget
@@ -344,8 +351,33 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
     for b in tiles:
         if b.id not in inner:
             numel *= by_knob[b.knob]
-    return {"block_sizes": sizes, "reduction_loops": reduction_loops,
-            "num_warps": 4 if numel <= 8192 else 8, "num_stages": 3 if has_dot else 2}
+    num_warps = 4 if numel <= 8192 else 8
+    range_num_stages = [0] * len(loops)
+    programs = _programs(functions, tiles, by_knob)
+    if not has_dot and (loops or persistent < max((next_power_of_2(b.extent) for b in reductions), default=1)) \
+            and programs < FEW_PROGRAMS:
+        # few programs, each looping: bandwidth needs more loads in flight per program, so more
+        # warps (8 elements each) and pipelined loops that store (Triton pipelines dot loads only)
+        num_warps = min(16, max(1, next_power_of_2(numel // (32 * 8))))
+        range_num_stages = [3 if any(m.op == "store" for m in n.body) else 0 for n in loops]
+    return {"block_sizes": sizes, "reduction_loops": reduction_loops, "num_warps": num_warps,
+            "num_stages": 3 if has_dot else 2, "range_num_stages": range_num_stages}
+
+
+def _programs(functions: list[DeviceFunction], tiles: list[Block], by_knob: dict[int, int]) -> int:
+    """Programs of the smallest grid under the default block sizes (static extents only)."""
+    sizes = {b.id: by_knob[b.knob] for b in tiles if b.knob in by_knob}
+    counts = []
+    for fn in functions:
+        count = 1
+        for b in fn.grid_blocks:
+            block = fn.block(b)
+            if block.extent is None:
+                count *= FEW_PROGRAMS
+            else:
+                count *= -(-block.extent // sizes.get(b, block.fixed or 1))
+        counts.append(count)
+    return min(counts, default=FEW_PROGRAMS)
 
 
 def _enough_programs(functions: list[DeviceFunction], by_id: dict[int, Block], k_blocks: set[int],
