@@ -424,8 +424,13 @@ def finish_case(row: dict[str, Any], timed: list[tuple[float, dict]], bound: Any
     return row
 
 
+PROBED_KNOBS = ("loop_orders", "static_ranges", "maxnreg", "range_multi_buffers", "reduction_loops")
+
+
 def ablations(row: dict, bound: Any) -> list[dict[str, Any]]:
-    """The winner with one knob set back to the default, per knob where they differ."""
+    """The winner with one knob set back to the default, per knob where they differ ("reset"); and
+    for the knobs of ``PROBED_KNOBS`` that the winner leaves at the default, the winner with that
+    knob moved to up to two neighbouring values ("probe": does the default value matter?)."""
     out = []
     best, default = row["best_config"], row["default_config"]
     for knob in best:
@@ -436,7 +441,15 @@ def ablations(row: dict, bound: Any) -> list[dict[str, Any]]:
         except Exception:  # noqa: BLE001 - resetting it breaks a constraint: not comparable
             continue
         if config != best:
-            out.append({"knob": knob, "winner": best[knob], "default": default[knob], "config": config})
+            out.append({"kind": "reset", "knob": knob, "winner": best[knob], "default": default[knob],
+                        "config": config})
+    space = bound.config_space
+    for knob in PROBED_KNOBS:
+        if knob not in best or best[knob] != default.get(knob):
+            continue
+        moved = [c for c in space.neighbors(best) if c[knob] != best[knob]][:2]
+        out += [{"kind": "probe", "knob": knob, "winner": best[knob], "default": c[knob], "config": c}
+                for c in moved]
     return out
 
 
@@ -479,11 +492,13 @@ def format_report(meta: dict, baselines: dict, rows: list[dict]) -> str:
             f"{_compact(r['best_config'], r['default_config']).replace('|', '/')} |")
     ablated = [(r, a) for r in rows for a in r.get("ablation", [])]
     if ablated:
-        lines += ["", "## Ablation: the winner with one knob set back to its default", "",
-                  "| kernel | knob | winner's value | default | slowdown |", "|---|---|---|---|---|"]
+        lines += ["", "## Ablation: the winner with one knob set back to its default (reset) or, where the "
+                  "winner keeps the default, moved to a neighbouring value (probe)", "",
+                  "| kernel | knob | winner's value | reset to / probed value | slowdown |", "|---|---|---|---|---|"]
         for r, a in ablated:
             slow = f"{a['slowdown']:.3f}" if "slowdown" in a else a.get("status", "-")
-            lines.append(f"| {r['kernel']} | {a['knob']} | {a['winner']} | {a['default']} | {slow} |")
+            kind = " (probe)" if a.get("kind") == "probe" else ""
+            lines.append(f"| {r['kernel']} | {a['knob']}{kind} | {a['winner']} | {a['default']} | {slow} |")
     wrong = sum(r.get("wrong", 0) for r in rows)
     crashes = [(r["kernel"], w) for r in rows for w in r.get("wrong_configs", [])]
     lines += ["", f"{len(rows)} cases; {wrong} wrong configs; wall {meta.get('wall_s', 0):.0f} s."]
