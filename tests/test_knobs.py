@@ -120,6 +120,23 @@ def test_batched_dot_of_one_matrix_is_a_2d_dot() -> None:
     _check(module, "bmm", bound, args, batched)
 
 
+@pytest.mark.parametrize("pid_type", ["flat", "persistent_interleaved"])
+def test_batched_dot_of_one_matrix_reads_tma_through_a_2d_descriptor_per_matrix(pid_type) -> None:
+    """A TMA load of one matrix uses a 2-D descriptor whose base is moved by the batch offset
+    (rows past m read as zeros)."""
+    module, args, bound = _bound("bmm", "bmm", (3, 37, 48, 16))
+    config = dict(bound.config_space.default(), indexing=["tensor_descriptor"] * 3, pid_type=pid_type)
+    code = bound.to_triton_code(config)
+    assert ("load_0_desc = tl.make_tensor_descriptor(a + offset_0 * 1776, shape=[37, 48], strides=[48, 1], "
+            "block_shape=[_BLOCK_SIZE_1, _BLOCK_SIZE_3])") in code
+    assert "load_0 = load_0_desc.load([offset_1, offset_3])" in code
+    assert "acc_1 = tl.dot(load_0, load_1, acc=acc_0" in code
+    _check(module, "bmm", bound, args, config)
+    _, _, meta_bound = _bound("bmm", "bmm", (16, 1024, 1024, 1024), "meta", torch.bfloat16)
+    assert compile_for_target(meta_bound, dict(meta_bound.config_space.default(), indexing=["tensor_descriptor"] * 3,
+                                               pid_type=pid_type, range_flattens=[True]))
+
+
 @helion.kernel(static_shapes=False)
 def _bmm_dynamic(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     out = torch.empty([a.size(0), a.size(1), b.size(2)], dtype=a.dtype, device=a.device)

@@ -145,16 +145,25 @@ class ResolvedConfig:
         return dots, loads
 
     def _droppable_unit_dim(self, fn: DeviceFunction, load: Node) -> bool:
-        """A pointer load whose leading dim is a literal 1 or an unmasked tile of one element."""
-        if self.indexing.get(id(load)) != "pointer" or load.attrs.get("extra_mask") is not None:
+        """A load whose leading dim is a literal 1 or an unmasked tile of one element: by pointer,
+        or by a tensor descriptor of the one matrix (its base moved by the batch offset, which
+        must stay 16-byte aligned) when the tile is a grid dim indexing the tensor's first dim."""
+        form = self.indexing.get(id(load))
+        if form not in ("pointer", "tensor_descriptor") or load.attrs.get("extra_mask") is not None:
             return False
         if any(kind == "gather" for kind, _, _ in load.attrs["terms"]):
             return False
         first = load.dims[0]
         if first.block is None:
-            return first.size == 1
+            return first.size == 1 and form == "pointer"
         block = fn.block(first.block)
         static = block.extent is not None and block.sym is None
+        if form == "tensor_descriptor":
+            kind, payload, tdim = load.attrs["terms"][0]
+            arg = fn.tensor_args[load.attrs["tensor"]]
+            if not (kind == "block" and payload == block.id and tdim == 0 and block.id in fn.grid_blocks
+                    and isinstance(arg.strides[0], int) and arg.strides[0] * arg.dtype.itemsize % 16 == 0):
+                return False
         return block.kind == "tile" and self.sizes[block.id] == 1 and static
 
     def unit_dim(self, dim: Dim) -> bool:
@@ -300,6 +309,7 @@ class KernelCodegen:
         self.descriptors()
         self.persistent_loop()
         self.program_ids()
+        self.matrix_descriptors()
         for block in self.fn.blocks:
             if block.kind == "reduction" and block.id not in self.cfg.looped:
                 self.block_indices(block.id, "0", self.extent_text(block.id))
@@ -309,7 +319,7 @@ class KernelCodegen:
         for item in items:
             self.emit_item(item)
         body = "\n".join(self.lines) if self.lines else "    pass"
-        if self.gpu and self.descriptor_names:  # device-side descriptors need scratch memory
+        if self.gpu and (self.descriptor_names or self.matrix_descriptor_count):  # device-side descriptors need scratch
             header += ["import torch", "",
                        "triton.set_allocator(lambda size, alignment, stream: "
                        "torch.empty(size, dtype=torch.int8, device='cuda'))"]
@@ -404,7 +414,7 @@ class KernelCodegen:
         """Tensor descriptors are made once, at the top of the kernel."""
         self.descriptor_names: dict[tuple[str, str], str] = {}
         for node in indexing.memory_sites(self.fn):
-            if self.cfg.indexing.get(id(node)) != "tensor_descriptor":
+            if self.cfg.indexing.get(id(node)) != "tensor_descriptor" or id(node) in self.cfg.squeezed_loads:
                 continue
             arg = self.fn.tensor_args[node.attrs["tensor"]]
             block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in node.attrs["terms"]))
@@ -416,6 +426,22 @@ class KernelCodegen:
             self.descriptor_names[key] = name
             self.line(f"{name} = tl.make_tensor_descriptor({arg.name}, shape={list(arg.shape)}, "
                       f"strides={list(arg.strides)}, block_shape={block_shape})")
+
+    def matrix_descriptors(self) -> None:
+        """A TMA load of one matrix of a batch (``ResolvedConfig.squeezed_loads``) reads through a
+        2-D descriptor of that matrix, made once its batch offset is known: a 3-D box reshaped
+        for the dot would go through registers."""
+        self.matrix_descriptor_count = 0
+        for node in indexing.memory_sites(self.fn):
+            if id(node) not in self.cfg.squeezed_loads or self.cfg.indexing.get(id(node)) != "tensor_descriptor":
+                continue
+            self.matrix_descriptor_count += 1
+            arg = self.fn.tensor_args[node.attrs["tensor"]]
+            terms = node.attrs["terms"]
+            block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in terms[1:]))
+            self.line(f"{node.name}_desc = tl.make_tensor_descriptor({arg.name} + offset_{terms[0][1]} * "
+                      f"{arg.strides[0]}, shape={list(arg.shape[1:])}, strides={list(arg.strides[1:])}, "
+                      f"block_shape={block_shape})")
 
     def block_offset(self, block_id: int) -> str:
         """Where the current tile of a block starts (for block pointers and descriptors)."""
@@ -649,6 +675,11 @@ class KernelCodegen:
 
     def op_load(self, node: Node) -> None:
         form = self.cfg.indexing.get(id(node), "pointer")
+        if form == "tensor_descriptor" and id(node) in self.cfg.squeezed_loads:
+            offsets = ", ".join(self.block_offset(p) for _, p, _ in node.attrs["terms"][1:])
+            self.assign(node, f"{node.name}_desc.load([{offsets}])")
+            self.squeezed.add(id(node))
+            return
         if form != "pointer":
             access, checks, offsets = self.block_access(node)
             if form == "tensor_descriptor":
