@@ -122,8 +122,9 @@ def test_batched_dot_of_one_matrix_is_a_2d_dot() -> None:
 
 @pytest.mark.parametrize("pid_type", ["flat", "persistent_interleaved"])
 def test_batched_dot_of_one_matrix_reads_tma_through_a_2d_descriptor_per_matrix(pid_type) -> None:
-    """A TMA load of one matrix uses a 2-D descriptor whose base is moved by the batch offset
-    (rows past m read as zeros)."""
+    """A TMA load of one matrix reads a 2-D view of the matrices stacked row-wise when its row
+    tile divides the rows (k = 48 here), else a 2-D descriptor of that matrix whose base is moved
+    by the batch offset (m = 37: rows past m read as zeros)."""
     module, args, bound = _bound("bmm", "bmm", (3, 37, 48, 16))
     config = dict(bound.config_space.default(), indexing=["tensor_descriptor"] * 3, pid_type=pid_type)
     code = bound.to_triton_code(config)
@@ -131,6 +132,13 @@ def test_batched_dot_of_one_matrix_reads_tma_through_a_2d_descriptor_per_matrix(
             "block_shape=[_BLOCK_SIZE_1, _BLOCK_SIZE_3])") in code
     assert "load_0 = load_0_desc.load([offset_1, offset_3])" in code
     assert "acc_1 = tl.dot(load_0, load_1, acc=acc_0" in code
+    assert ("load_1_desc = tl.make_tensor_descriptor(b, shape=[144, 16], strides=[16, 1], "
+            "block_shape=[_BLOCK_SIZE_3, _BLOCK_SIZE_2])") in code  # k = 48 rows: 3 tiles exactly
+    assert "load_1 = load_1_desc.load([offset_0 * 48 + offset_3, offset_2])" in code
+    _check(module, "bmm", bound, args, config)
+    module, args, bound = _bound("bmm", "bmm", (3, 32, 48, 16))  # both operands stacked
+    code = bound.to_triton_code(config)
+    assert "load_0 = load_0_desc.load([offset_0 * 32 + offset_1, offset_3])" in code
     _check(module, "bmm", bound, args, config)
     _, _, meta_bound = _bound("bmm", "bmm", (16, 1024, 1024, 1024), "meta", torch.bfloat16)
     assert compile_for_target(meta_bound, dict(meta_bound.config_space.default(), indexing=["tensor_descriptor"] * 3,

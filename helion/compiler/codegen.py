@@ -414,7 +414,16 @@ class KernelCodegen:
         """Tensor descriptors are made once, at the top of the kernel."""
         self.descriptor_names: dict[tuple[str, str], str] = {}
         for node in indexing.memory_sites(self.fn):
-            if self.cfg.indexing.get(id(node)) != "tensor_descriptor" or id(node) in self.cfg.squeezed_loads:
+            if self.cfg.indexing.get(id(node)) != "tensor_descriptor":
+                continue
+            if id(node) in self.cfg.squeezed_loads:
+                if self.stacked_rows(node):  # one 2-D descriptor over the matrices stacked row-wise
+                    arg = self.fn.tensor_args[node.attrs["tensor"]]
+                    block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in node.attrs["terms"][1:]))
+                    self.descriptor_names[(node.name, block_shape)] = f"{node.name}_desc"
+                    self.line(f"{node.name}_desc = tl.make_tensor_descriptor({arg.name}, shape="
+                              f"{[arg.shape[0] * arg.shape[1], arg.shape[2]]}, strides={list(arg.strides[1:])}, "
+                              f"block_shape={block_shape})")
                 continue
             arg = self.fn.tensor_args[node.attrs["tensor"]]
             block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in node.attrs["terms"]))
@@ -427,13 +436,23 @@ class KernelCodegen:
             self.line(f"{name} = tl.make_tensor_descriptor({arg.name}, shape={list(arg.shape)}, "
                       f"strides={list(arg.strides)}, block_shape={block_shape})")
 
+    def stacked_rows(self, node: Node) -> bool:
+        """Whether a TMA load of one matrix of a 3-D batch can read a 2-D view of all the
+        matrices stacked row-wise (made once per kernel): the matrices are contiguous one after
+        the other and the row tile divides the rows, so no box crosses into the next matrix."""
+        arg = self.fn.tensor_args[node.attrs["tensor"]]
+        if len(arg.shape) != 3 or arg.strides[0] != arg.shape[1] * arg.strides[1]:
+            return False
+        return arg.shape[1] % self.cfg.sizes[node.attrs["terms"][1][1]] == 0
+
     def matrix_descriptors(self) -> None:
-        """A TMA load of one matrix of a batch (``ResolvedConfig.squeezed_loads``) reads through a
-        2-D descriptor of that matrix, made once its batch offset is known: a 3-D box reshaped
-        for the dot would go through registers."""
+        """A TMA load of one matrix of a batch (``ResolvedConfig.squeezed_loads``) that cannot use
+        ``stacked_rows`` reads through a 2-D descriptor of that matrix, made once its batch offset
+        is known: a 3-D box reshaped for the dot would go through registers."""
         self.matrix_descriptor_count = 0
         for node in indexing.memory_sites(self.fn):
-            if id(node) not in self.cfg.squeezed_loads or self.cfg.indexing.get(id(node)) != "tensor_descriptor":
+            if (id(node) not in self.cfg.squeezed_loads or self.cfg.indexing.get(id(node)) != "tensor_descriptor"
+                    or self.stacked_rows(node)):
                 continue
             self.matrix_descriptor_count += 1
             arg = self.fn.tensor_args[node.attrs["tensor"]]
@@ -676,7 +695,12 @@ class KernelCodegen:
     def op_load(self, node: Node) -> None:
         form = self.cfg.indexing.get(id(node), "pointer")
         if form == "tensor_descriptor" and id(node) in self.cfg.squeezed_loads:
-            offsets = ", ".join(self.block_offset(p) for _, p, _ in node.attrs["terms"][1:])
+            terms = node.attrs["terms"]
+            offsets = [self.block_offset(p) for _, p, _ in terms[1:]]
+            if self.stacked_rows(node):  # the matrix's first row in the stacked view
+                rows = self.fn.tensor_args[node.attrs["tensor"]].shape[1]
+                offsets[0] = f"offset_{terms[0][1]} * {rows} + {offsets[0]}"
+            offsets = ", ".join(offsets)
             self.assign(node, f"{node.name}_desc.load([{offsets}])")
             self.squeezed.add(id(node))
             return
