@@ -101,15 +101,16 @@ def test_new_knobs_compile_for_sm90() -> None:
 
 
 def test_batched_dot_of_one_matrix_is_a_2d_dot() -> None:
-    """A batch tile of one: 2-D loads (the batch offset a scalar), a 2-D dot and a 2-D loop-carried
-    accumulator, made 3-D again once after the loop."""
+    """A batch tile of one: 2-D loads (the batch offset a scalar), a 2-D dot, a 2-D loop-carried
+    accumulator and a 2-D store of it."""
     module, args, bound = _bound("bmm", "bmm", (3, 37, 50, 20))
     default = bound.config_space.default()
     code = bound.to_triton_code(default)
     assert "load_0 = tl.load(a + (offset_0 * 1850 + indices_1[:, None] * 50 + indices_3[None, :])" in code
     assert "acc_0 = tl.reshape(acc, [_BLOCK_SIZE_1, _BLOCK_SIZE_2])" in code
     assert "acc_1 = tl.dot(load_0, load_1, acc=acc_0" in code
-    assert "    acc_0 = tl.reshape(acc_0, [_BLOCK_SIZE_0, _BLOCK_SIZE_1, _BLOCK_SIZE_2])" in code
+    assert ("tl.store(out + (offset_0 * 740 + indices_1[:, None] * 20 + indices_2[None, :]), acc_0, "
+            "mask_1[:, None] & mask_2[None, :])") in code  # the 2-D accumulator, stored 2-D
     _check(module, "bmm", bound, args, default)
     # a block-pointer load stays 3-D and is reshaped for the dot
     block_ptr = dict(default, indexing=["block_ptr", "pointer", "pointer"])
@@ -131,6 +132,7 @@ def test_batched_dot_of_one_matrix_reads_tma_through_a_2d_descriptor_per_matrix(
     assert ("load_0_desc = tl.make_tensor_descriptor(a + offset_0 * 1776, shape=[37, 48], strides=[48, 1], "
             "block_shape=[_BLOCK_SIZE_1, _BLOCK_SIZE_3])") in code
     assert "load_0 = load_0_desc.load([offset_1, offset_3])" in code
+    assert "store_0_desc.store([offset_1, offset_2], acc_0)" in code  # m = 37: a descriptor per matrix
     assert "acc_1 = tl.dot(load_0, load_1, acc=acc_0" in code
     assert ("load_1_desc = tl.make_tensor_descriptor(b, shape=[144, 16], strides=[16, 1], "
             "block_shape=[_BLOCK_SIZE_3, _BLOCK_SIZE_2])") in code  # k = 48 rows: 3 tiles exactly
@@ -139,6 +141,7 @@ def test_batched_dot_of_one_matrix_reads_tma_through_a_2d_descriptor_per_matrix(
     module, args, bound = _bound("bmm", "bmm", (3, 32, 48, 16))  # both operands stacked
     code = bound.to_triton_code(config)
     assert "load_0 = load_0_desc.load([offset_0 * 32 + offset_1, offset_3])" in code
+    assert "store_0_desc.store([offset_0 * 32 + offset_1, offset_2], acc_0)" in code
     _check(module, "bmm", bound, args, config)
     _, _, meta_bound = _bound("bmm", "bmm", (16, 1024, 1024, 1024), "meta", torch.bfloat16)
     assert compile_for_target(meta_bound, dict(meta_bound.config_space.default(), indexing=["tensor_descriptor"] * 3,

@@ -122,12 +122,13 @@ class ResolvedConfig:
         loads = [n for n in fn.walk() if n.op == "load"]
         self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
                          if load + i < len(policies) and policies[load + i]}
-        self.squeezed_dots, self.squeezed_loads = self._unit_batch_dots(fn)
+        self.squeezed_dots, self.squeezed_sites = self._unit_batch_dots(fn)
 
     def _unit_batch_dots(self, fn: DeviceFunction) -> tuple[set[int], set[int]]:
-        """Batched dots whose batch tile is one matrix, emitted as 2-D dots (wgmma), and the
-        pointer loads that only feed them, emitted 2-D too so that they pipeline straight into
-        shared memory (a reshape between load and dot stops Triton from doing so)."""
+        """Batched dots whose batch tile is one matrix, emitted as 2-D dots (wgmma); and the sites
+        emitted 2-D with them: loads that only feed them (so they pipeline straight into shared
+        memory; a reshape between load and dot stops Triton from doing so) and stores of their
+        accumulator (no layout conversion to 3-D in the epilogue)."""
         if self.flat:
             return set(), set()
         dots = {id(n) for n in fn.walk() if n.op == "dot" and n.rank == 3
@@ -136,13 +137,26 @@ class ResolvedConfig:
         for node in fn.walk():
             for position, arg in enumerate(node.inputs()):
                 users.setdefault(id(arg), []).append((node, position))
-        loads = set()
+        sites = set()
         for node in fn.walk():
             uses = users.get(id(node), [])
             if (node.op == "load" and uses and all(id(user) in dots and position < 2 for user, position in uses)
                     and self._droppable_unit_dim(fn, node)):
-                loads.add(id(node))
-        return dots, loads
+                sites.add(id(node))
+            elif node.op == "store" and self._from_squeezed_dot(node.args[0], dots, fn) \
+                    and node.args[0].dims == node.attrs["index_dims"] and self._droppable_unit_dim(fn, node):
+                sites.add(id(node))  # the accumulator stored without its unit dim
+        return dots, sites
+
+    @staticmethod
+    def _from_squeezed_dot(value: Any, dots: set[int], fn: DeviceFunction) -> bool:
+        """A squeezed dot's result, or the loop-carried value it updates, or a cast of either."""
+        while isinstance(value, Node) and value.op == "cast":
+            value = value.args[0]
+        if not isinstance(value, Node):
+            return False
+        return id(value) in dots or any(var is value and id(final) in dots for loop in fn.walk() if loop.op == "for"
+                                        for var, _, final in loop.attrs["carried"])
 
     def _droppable_unit_dim(self, fn: DeviceFunction, load: Node) -> bool:
         """A load whose leading dim is a literal 1 or an unmasked tile of one element: by pointer,
@@ -153,7 +167,7 @@ class ResolvedConfig:
             return False
         if any(kind == "gather" for kind, _, _ in load.attrs["terms"]):
             return False
-        first = load.dims[0]
+        first = (load.dims if load.op == "load" else load.attrs["index_dims"])[0]
         if first.block is None:
             return first.size == 1 and form == "pointer"
         block = fn.block(first.block)
@@ -416,7 +430,7 @@ class KernelCodegen:
         for node in indexing.memory_sites(self.fn):
             if self.cfg.indexing.get(id(node)) != "tensor_descriptor":
                 continue
-            if id(node) in self.cfg.squeezed_loads:
+            if id(node) in self.cfg.squeezed_sites:
                 if self.stacked_rows(node):  # one 2-D descriptor over the matrices stacked row-wise
                     arg = self.fn.tensor_args[node.attrs["tensor"]]
                     block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in node.attrs["terms"][1:]))
@@ -445,13 +459,22 @@ class KernelCodegen:
             return False
         return arg.shape[1] % self.cfg.sizes[node.attrs["terms"][1][1]] == 0
 
+    def matrix_offsets(self, node: Node) -> str:
+        """A squeezed TMA site's offsets in its 2-D descriptor (``stacked_rows`` or per matrix)."""
+        terms = node.attrs["terms"]
+        offsets = [self.block_offset(p) for _, p, _ in terms[1:]]
+        if self.stacked_rows(node):  # the matrix's first row in the stacked view
+            rows = self.fn.tensor_args[node.attrs["tensor"]].shape[1]
+            offsets[0] = f"offset_{terms[0][1]} * {rows} + {offsets[0]}"
+        return ", ".join(offsets)
+
     def matrix_descriptors(self) -> None:
-        """A TMA load of one matrix of a batch (``ResolvedConfig.squeezed_loads``) that cannot use
+        """A TMA load of one matrix of a batch (``ResolvedConfig.squeezed_sites``) that cannot use
         ``stacked_rows`` reads through a 2-D descriptor of that matrix, made once its batch offset
         is known: a 3-D box reshaped for the dot would go through registers."""
         self.matrix_descriptor_count = 0
         for node in indexing.memory_sites(self.fn):
-            if (id(node) not in self.cfg.squeezed_loads or self.cfg.indexing.get(id(node)) != "tensor_descriptor"
+            if (id(node) not in self.cfg.squeezed_sites or self.cfg.indexing.get(id(node)) != "tensor_descriptor"
                     or self.stacked_rows(node)):
                 continue
             self.matrix_descriptor_count += 1
@@ -577,6 +600,10 @@ class KernelCodegen:
 
     def op_cast(self, node: Node) -> None:
         source = node.args[0]
+        if id(source) in self.squeezed:  # a cast keeps the shape: stays without the unit dim
+            self.assign(node, self.cast_text(source.name, source.dtype, node.dtype))
+            self.squeezed.add(id(node))
+            return
         self.assign(node, self.cast_text(self.ref(source), source.dtype, node.dtype, scalar=source.rank == 0))
 
     def op_pointwise(self, node: Node) -> None:
@@ -694,14 +721,8 @@ class KernelCodegen:
 
     def op_load(self, node: Node) -> None:
         form = self.cfg.indexing.get(id(node), "pointer")
-        if form == "tensor_descriptor" and id(node) in self.cfg.squeezed_loads:
-            terms = node.attrs["terms"]
-            offsets = [self.block_offset(p) for _, p, _ in terms[1:]]
-            if self.stacked_rows(node):  # the matrix's first row in the stacked view
-                rows = self.fn.tensor_args[node.attrs["tensor"]].shape[1]
-                offsets[0] = f"offset_{terms[0][1]} * {rows} + {offsets[0]}"
-            offsets = ", ".join(offsets)
-            self.assign(node, f"{node.name}_desc.load([{offsets}])")
+        if form == "tensor_descriptor" and id(node) in self.cfg.squeezed_sites:
+            self.assign(node, f"{node.name}_desc.load([{self.matrix_offsets(node)}])")
             self.squeezed.add(id(node))
             return
         if form != "pointer":
@@ -712,7 +733,7 @@ class KernelCodegen:
                 check = f", boundary_check={tuple(checks)}, padding_option='zero'" if checks else ""
                 self.assign(node, f"tl.load({access}{check})")
             return
-        squeeze = id(node) in self.cfg.squeezed_loads
+        squeeze = id(node) in self.cfg.squeezed_sites
         dims = node.dims[1:] if squeeze else node.dims
         mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
         args = [self.pointer(node, dims)]
@@ -730,6 +751,14 @@ class KernelCodegen:
     def op_store(self, node: Node) -> None:
         dims = node.attrs["index_dims"]
         form = self.cfg.indexing.get(id(node), "pointer")
+        if id(node) in self.cfg.squeezed_sites:  # one matrix of a batch, from a 2-D accumulator
+            value = self.squeezed_ref(node.args[0])
+            if form == "tensor_descriptor":
+                self.line(f"{node.name}_desc.store([{self.matrix_offsets(node)}], {value})")
+                return
+            mask = self.mask_for(dims[1:])
+            self.line(f"tl.store({self.pointer(node, dims[1:])}, {value}{', ' + mask if mask else ''})")
+            return
         if form != "pointer":
             access, checks, offsets = self.block_access(node)
             value = self.ref(node.args[0])
@@ -784,12 +813,7 @@ class KernelCodegen:
         for var, _, final in node.attrs["carried"]:
             self.line(f"{var.name} = {self.squeezed_ref(final) if id(var) in squeezed else self.ref(final)}")
         self.depth -= opened
-        self.active -= set(node.attrs["blocks"])
-        for var, _, _ in node.attrs["carried"]:
-            if id(var) in squeezed:
-                full = self.ref(var)
-                self.squeezed.discard(id(var))
-                self.line(f"{var.name} = {full}")  # full rank again after the loop
+        self.active -= set(node.attrs["blocks"])  # a squeezed accumulator stays 2-D: ref() reshapes it
 
     def chunk_loop(self, loop: ChunkLoop) -> None:
         block = self.fn.block(loop.block)

@@ -84,7 +84,7 @@ def _loop_bytes(fn: DeviceFunction, cfg: ResolvedConfig, loop: Node, persistent:
             tma = cfg.indexing.get(id(load)) == "tensor_descriptor"
             if stages <= 1:
                 tiles = 1
-            elif wgmma and (dot.rank == 2 or tma or id(load) in cfg.squeezed_loads):
+            elif wgmma and (dot.rank == 2 or tma or id(load) in cfg.squeezed_sites):
                 tiles = unroll * stages
             else:
                 tiles = unroll * (stages - 1)
