@@ -56,7 +56,8 @@ def test_flattening_repairs_program_order_knobs_away() -> None:
 def test_static_ranges_unroll_inner_loops_and_drop_their_range_options() -> None:
     module, args, bound = _bound("rms_norm", "rms_norm_looped", (37, 100))
     config = bound.normalize_config(dict(bound.config_space.default(), block_sizes=[2, 32, 64],
-                                         static_ranges=[True, False], range_num_stages=[3, 3]))
+                                         static_ranges=[True, False], range_num_stages=[3, 3],
+                                         range_unroll_factors=[0, 0]))
     assert config["range_num_stages"] == [0, 3]  # no pipelining option on an unrolled loop
     code = bound.to_triton_code(config)
     assert "in tl.static_range(0, 100, _BLOCK_SIZE_1):" in code
@@ -172,11 +173,13 @@ def test_batched_dot_of_one_matrix_with_dynamic_batch_keeps_3d_loads() -> None:
 
 @pytest.mark.parametrize(("module_name", "kernel_name", "size", "expected"), [
     ("sum_first", "sum_first", (4096, 16384), {"block_sizes": [64], "reduction_loops": [64], "num_warps": 16}),
-    ("chunk_sums", "chunk_sums", (16384, 4096), {"block_sizes": [16], "num_warps": 2, "range_num_stages": [3]}),
+    ("chunk_sums", "chunk_sums", (16384, 4096), {"block_sizes": [16], "num_warps": 1, "range_num_stages": [4],
+                                                 "range_unroll_factors": [2]}),
     ("pointwise_ops", "pointwise_ops", (16384, 4096), {"block_sizes": [1, 1024], "num_warps": 4}),
     ("bmm", "bmm", (16, 1024, 1024, 1024), {"block_sizes": [1, 128, 128, 64], "num_warps": 8}),
     ("bmm", "bmm", (2, 512, 256, 512), {"block_sizes": [1, 64, 64, 64], "num_warps": 4}),
-    ("rms_norm", "rms_norm_looped", (16384, 4096), {"range_num_stages": [0, 0], "num_warps": 4}),
+    ("rms_norm", "rms_norm_looped", (16384, 4096), {"range_num_stages": [0, 0], "range_unroll_factors": [0, 0],
+                                                   "num_warps": 4}),
     ("rms_norm", "rms_norm_looped", (16384, 4096), {"block_sizes": [1, 4096, 4096]}),
     ("atomic_sum", "atomic_column_sum", (16384, 4096), {"block_sizes": [64, 64]}),
     ("softmax", "softmax", (16384, 4096), {"block_sizes": [1], "reduction_loops": [None]}),
