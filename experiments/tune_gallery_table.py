@@ -2,8 +2,8 @@
 later run replaces an earlier one), then per knob the ablation (over every run) where resetting it
 slowed the winner most, and the probe where moving a default-valued knob slowed it most.
 
-    python -m experiments.tune_gallery_table experiments/data/tune_gallery_h100/run{12,13,14,15,16,17}.json \
-        --ablation-only run17
+    python -m experiments.tune_gallery_table experiments/data/tune_gallery_h100/run{12,13,14,15,16,17,20,21}.json \
+        --ablation-only run17 --only run21=chunk_sums
 """
 from __future__ import annotations
 
@@ -27,12 +27,15 @@ def load(paths: list[Path]) -> list[dict[str, Any]]:
     return rows
 
 
-def merge(rows: list[dict[str, Any]], skip: set[str] = frozenset()) -> list[dict[str, Any]]:
-    """One row per (kernel, size) in first-seen order, from the last run not in ``skip``."""
+def merge(rows: list[dict[str, Any]], skip: set[str] = frozenset(),
+          only: dict[str, set[str]] | None = None) -> list[dict[str, Any]]:
+    """One row per (kernel, size) in first-seen order, from the last run not in ``skip``; a run
+    in ``only`` gives only the kernels listed for it."""
     merged: dict[tuple, dict[str, Any]] = {}
     for row in rows:
-        if row["run"] not in skip:
-            merged[(row["kernel"], tuple(row["size"]))] = row
+        if row["run"] in skip or (only and row["run"] in only and row["kernel"] not in only[row["run"]]):
+            continue
+        merged[(row["kernel"], tuple(row["size"]))] = row
     return list(merged.values())
 
 
@@ -91,9 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", type=Path, nargs="+", help="tune_gallery.json files, oldest first")
     parser.add_argument("--ablation-only", default="", help="comma-separated runs (file stems) used for "
                         "the knob tables only, e.g. shorter runs made to probe knobs")
+    parser.add_argument("--only", action="append", default=[], metavar="RUN=KERNEL,...",
+                        help="take only these kernels' rows from RUN (its other rows measured older code)")
     args = parser.parse_args(argv)
     every = load(args.runs)
-    rows = merge(every, set(filter(None, args.ablation_only.split(","))))
+    only = {run: set(kernels.split(",")) for run, kernels in (item.split("=", 1) for item in args.only)}
+    rows = merge(every, set(filter(None, args.ablation_only.split(","))), only)
     print("\n".join(results_table(rows) + [""] + knob_table(every) + [""] + knob_table(every, "probe") + [""]
                     + summary(rows)))
     return 0

@@ -37,3 +37,5 @@ def test_table_merges_runs_later_first_and_lists_knobs(tmp_path, capsys) -> None
     assert "| num_warps | add 8x8 | 8 | 4 | 1.20 |" in out and "| loop_orders | add 8x8 |" in out
     assert tune_gallery_table.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--ablation-only", "b"]) == 0
     assert "| add | 8x8 | 3 / 4 | 1.0000 |" in capsys.readouterr().out
+    assert tune_gallery_table.main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--only", "b=sum"]) == 0
+    assert "| add | 8x8 | 3 / 4 | 1.0000 |" in capsys.readouterr().out
