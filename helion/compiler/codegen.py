@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from .. import exc
-from . import flatten, indexing, symbols
+from . import flatten, indexing, symbols, unit_batch
 from .ir import DeviceFunction, Dim, Node
 from .pointwise import POINTWISE
 from .reduction_loops import ChunkLoop, loopable_reductions, schedule
@@ -122,66 +122,9 @@ class ResolvedConfig:
         loads = [n for n in fn.walk() if n.op == "load"]
         self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
                          if load + i < len(policies) and policies[load + i]}
-        self.squeezed_dots, self.squeezed_sites = self._unit_batch_dots(fn)
-
-    def _unit_batch_dots(self, fn: DeviceFunction) -> tuple[set[int], set[int]]:
-        """Batched dots whose batch tile is one matrix, emitted as 2-D dots (wgmma); and the sites
-        emitted 2-D with them: loads that only feed them (so they pipeline straight into shared
-        memory; a reshape between load and dot stops Triton from doing so) and stores of their
-        accumulator (no layout conversion to 3-D in the epilogue)."""
-        if self.flat:
-            return set(), set()
-        dots = {id(n) for n in fn.walk() if n.op == "dot" and n.rank == 3
-                and all(self.unit_dim(arg.dims[0]) for arg in n.args[:2])}
-        users: dict[int, list[tuple[Node, int]]] = {}
-        for node in fn.walk():
-            for position, arg in enumerate(node.inputs()):
-                users.setdefault(id(arg), []).append((node, position))
-        sites = set()
-        for node in fn.walk():
-            uses = users.get(id(node), [])
-            if (node.op == "load" and uses and all(id(user) in dots and position < 2 for user, position in uses)
-                    and self._droppable_unit_dim(fn, node)):
-                sites.add(id(node))
-            elif node.op == "store" and self._from_squeezed_dot(node.args[0], dots, fn) \
-                    and node.args[0].dims == node.attrs["index_dims"] and self._droppable_unit_dim(fn, node):
-                sites.add(id(node))  # the accumulator stored without its unit dim
-        return dots, sites
-
-    @staticmethod
-    def _from_squeezed_dot(value: Any, dots: set[int], fn: DeviceFunction) -> bool:
-        """A squeezed dot's result, or the loop-carried value it updates, or a cast of either."""
-        while isinstance(value, Node) and value.op == "cast":
-            value = value.args[0]
-        if not isinstance(value, Node):
-            return False
-        return id(value) in dots or any(var is value and id(final) in dots for loop in fn.walk() if loop.op == "for"
-                                        for var, _, final in loop.attrs["carried"])
-
-    def _droppable_unit_dim(self, fn: DeviceFunction, load: Node) -> bool:
-        """A load whose leading dim is a literal 1 or an unmasked tile of one element: by pointer,
-        or by a tensor descriptor of the one matrix (its base moved by the batch offset, which
-        must stay 16-byte aligned) when the tile is a grid dim indexing the tensor's first dim."""
-        form = self.indexing.get(id(load))
-        if form not in ("pointer", "tensor_descriptor") or load.attrs.get("extra_mask") is not None:
-            return False
-        if any(kind == "gather" for kind, _, _ in load.attrs["terms"]):
-            return False
-        first = (load.dims if load.op == "load" else load.attrs["index_dims"])[0]
-        if first.block is None:
-            return first.size == 1 and form == "pointer"
-        block = fn.block(first.block)
-        static = block.extent is not None and block.sym is None
-        if form == "tensor_descriptor":
-            kind, payload, tdim = load.attrs["terms"][0]
-            arg = fn.tensor_args[load.attrs["tensor"]]
-            if not (kind == "block" and payload == block.id and tdim == 0 and block.id in fn.grid_blocks
-                    and isinstance(arg.strides[0], int) and arg.strides[0] * arg.dtype.itemsize % 16 == 0):
-                return False
-        return block.kind == "tile" and self.sizes[block.id] == 1 and static
-
-    def unit_dim(self, dim: Dim) -> bool:
-        return self.sizes[dim.block] == 1 if dim.block is not None else dim.size == 1
+        # batched dots over one matrix at a time, and the sites emitted 2-D with them
+        self.squeezed_dots, self.squeezed_sites = ((set(), set()) if self.flat
+                                                   else unit_batch.plan(fn, self.sizes, self.indexing))
 
     def numel(self, dims: tuple[Dim, ...]) -> int:
         """Elements of a value with ``dims`` under this config."""
@@ -247,7 +190,7 @@ class KernelCodegen:
         return literal(value)
 
     def squeezed_ref(self, node: Node) -> str:
-        """``node`` without its leading unit dim (see ``ResolvedConfig.squeezed_dots``)."""
+        """``node`` without its leading unit dim (``unit_batch``)."""
         if id(node) in self.squeezed:
             return node.name
         return f"tl.reshape({self.ref(node)}, {self.shape_text(node.dims[1:])})"
