@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-path", default="/tmp/peer")
     parser.add_argument("--runs", nargs="*", default=RUNS, help="tune_gallery.json files with the best configs")
     parser.add_argument("--side", choices=["both", "peer"], default="both")
+    parser.add_argument("--expect", default=None, help="(peer side) the folder helion must come from")
     parser.add_argument("--cases", type=Path, help="(peer side) the cases as JSON")
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args(argv)
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.side == "peer":
         import helion
         print(f"peer helion: {helion.__file__}", flush=True)
+        if args.expect and not str(Path(helion.__file__).resolve()).startswith(str(Path(args.expect).resolve())):
+            raise SystemExit(f"helion was imported from {helion.__file__}, not from {args.expect}")
         cases = json.loads(args.cases.read_text())
         (args.out / "peer_side.json").write_text(json.dumps(time_side(cases, "peer", timer)))
         return 0
@@ -122,11 +125,13 @@ def main(argv: list[str] | None = None) -> int:
              for r in rows]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cases.json").write_text(json.dumps(cases))
-    env = {**os.environ, "PYTHONPATH": f"{args.peer_path}:{os.environ.get('PYTHONPATH', '')}",
+    here = str(Path(__file__).resolve().parents[1])  # for experiments.*; after the release
+    env = {**os.environ, "PYTHONPATH": f"{args.peer_path}:{here}:{os.environ.get('PYTHONPATH', '')}",
            "HELION_USE_DEFAULT_CONFIG": "1", "HELION_AUTOTUNE_EFFORT": "none"}
-    peer_proc = subprocess.run([sys.executable, "-m", "experiments.peer_untuned_gpu", "--side", "peer",
+    # -P: no current folder first on sys.path, where our own helion package would shadow the release
+    peer_proc = subprocess.run([sys.executable, "-P", "-m", "experiments.peer_untuned_gpu", "--side", "peer",
                                 "--cases", str(args.out / "cases.json"), "--out", str(args.out),
-                                "--repeats", str(args.repeats)], env=env, check=False)
+                                "--repeats", str(args.repeats), "--expect", args.peer_path], env=env, check=False)
     peer_file = args.out / "peer_side.json"
     peer = json.loads(peer_file.read_text()) if peer_file.exists() else \
         [{"error": f"peer process exited {peer_proc.returncode}"} for _ in cases]
