@@ -223,3 +223,26 @@ def test_batched_matmul_default_order_puts_the_batch_dim_last() -> None:
     _check(module, "bmm", bound, args, default)
     _, _, matmul = _bound("matmul", "matmul", (100, 72, 130))
     assert matmul.config_space.default()["loop_orders"] == [[0, 1]]
+
+
+@helion.kernel(static_shapes=True)
+def _add3_rows(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    m, n = x.size()
+    for tile_m in hl.tile(m):
+        for tile_n in hl.tile(n):
+            out[tile_m, tile_n] = x[tile_m, tile_n] + y[tile_m, tile_n] + z[tile_m, tile_n]
+    return out
+
+
+def test_default_loop_pipelining_is_dropped_when_its_buffers_exceed_shared_memory() -> None:
+    """Few programs with a storing loop get pipelined by default, unless the buffers of three
+    [1, 4096] fp32 loads x 4 stages x unroll 2 would not fit in shared memory."""
+    small = [torch.randn(64, 64) for _ in range(3)]
+    assert _add3_rows.bind(small).config_space.default()["range_num_stages"] == [4]
+    wide = [torch.randn(64, 8192) for _ in range(3)]
+    bound = _add3_rows.bind(wide)
+    default = bound.config_space.default()
+    assert default["range_num_stages"] == [0] and default["range_unroll_factors"] == [0]
+    bound.normalize_config(default)  # a valid config, not a shared_memory violation
+    torch.testing.assert_close(bound.compile_config(default)(*wide), wide[0] + wide[1] + wide[2])

@@ -174,7 +174,9 @@ class KernelCodegen:
         self.dynamic: set[int] = set()  # blocks whose bounds are device values (always masked)
         self.active: set[int] = set()   # blocks whose indices/masks are in scope at this point
         self.symbol_names = fn.symbol_names()
-        self.squeezed: set[int] = set()  # nodes whose variable holds them without the unit batch dim
+        self.squeezed: set[int] = set()  # nodes whose variable holds them without the unit batch dim,
+        # after the loop too (ref() reshapes them for full-rank users)
+        self.matrix_descriptor_count = 0  # per-matrix TMA descriptors (matrix_descriptors)
 
     # --- small helpers ----------------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -618,7 +620,7 @@ class KernelCodegen:
         a, b, acc = node.args
         k = node.attrs["k_block"]
         squeeze = id(node) in self.cfg.squeezed_dots  # one matrix of a batch: a 2-D dot (tensor cores)
-        rank = a.rank - squeeze
+        rank = a.rank - 1 if squeeze else a.rank
         operands = []
         for operand, axis in ((a, rank - 1), (b, rank - 2)):
             text = self.squeezed_ref(operand) if squeeze else self.ref(operand)
@@ -635,7 +637,9 @@ class KernelCodegen:
         if squeeze:
             self.squeezed.add(id(node))
 
-    def pointer(self, node: Node, dims: tuple[Dim, ...]) -> str:
+    def pointer(self, node: Node, dims: tuple[Dim, ...], dropped: int | None = None) -> str:
+        """``arg + offsets`` of a site over ``dims``; ``dropped``: a tile of one element left out
+        of ``dims`` (a squeezed site), indexed by its scalar offset."""
         arg = self.fn.tensor_args[node.attrs["tensor"]]
         rank = len(dims)
         parts = []
@@ -644,7 +648,7 @@ class KernelCodegen:
                 continue
             stride = arg.stride_syms[tdim] if arg.stride_syms else arg.strides[tdim]
             stride = self.int_text(stride) if symbols.is_symbolic(stride) else symbols.hint(stride)
-            if kind == "block" and Dim(block=payload) not in dims:  # a dropped tile of one element
+            if kind == "block" and payload == dropped:
                 expr = f"offset_{payload}"
             elif kind == "block":
                 expr = self.expand(f"indices_{payload}", [dims.index(Dim(block=payload))], rank)
@@ -679,7 +683,7 @@ class KernelCodegen:
         squeeze = id(node) in self.cfg.squeezed_sites
         dims = node.dims[1:] if squeeze else node.dims
         mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
-        args = [self.pointer(node, dims)]
+        args = [self.pointer(node, dims, node.dims[0].block if squeeze else None)]
         if mask:
             args += [mask, "other=0"]
         eviction = node.attrs.get("eviction") or self.cfg.eviction.get(id(node))
@@ -700,7 +704,8 @@ class KernelCodegen:
                 self.line(f"{node.name}_desc.store([{self.matrix_offsets(node)}], {value})")
                 return
             mask = self.mask_for(dims[1:])
-            self.line(f"tl.store({self.pointer(node, dims[1:])}, {value}{', ' + mask if mask else ''})")
+            pointer = self.pointer(node, dims[1:], dims[0].block)
+            self.line(f"tl.store({pointer}, {value}{', ' + mask if mask else ''})")
             return
         if form != "pointer":
             access, checks, offsets = self.block_access(node)
@@ -756,7 +761,7 @@ class KernelCodegen:
         for var, _, final in node.attrs["carried"]:
             self.line(f"{var.name} = {self.squeezed_ref(final) if id(var) in squeezed else self.ref(final)}")
         self.depth -= opened
-        self.active -= set(node.attrs["blocks"])  # a squeezed accumulator stays 2-D: ref() reshapes it
+        self.active -= set(node.attrs["blocks"])
 
     def chunk_loop(self, loop: ChunkLoop) -> None:
         block = self.fn.block(loop.block)

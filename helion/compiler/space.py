@@ -218,7 +218,8 @@ def _descriptor_blocks_fit(functions: list[DeviceFunction], config: dict[str, An
 
 def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[int]) -> dict[str, Any]:
     """Shrink the widest tunable block of the default until its values fit the budgets (e.g. a
-    fixed inner block the heuristic did not count)."""
+    fixed inner block the heuristic did not count); drop the default loop pipelining if its
+    buffers would not fit in shared memory."""
     config = {k: (list(v) if isinstance(v, list) else v) for k, v in defaults.items()}
     sizes = config["block_sizes"]
     while _max_numel(functions, config) > min(MAX_NUMEL, MAX_PER_THREAD * 32 * config["num_warps"]):
@@ -227,6 +228,9 @@ def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[i
             break
         widest = max(shrinkable, key=lambda i: sizes[i])
         sizes[widest] //= 2
+    if resources.shared_memory_bytes(functions, config) > SHARED_MEMORY:  # pipelined loop buffers
+        for knob in ("range_num_stages", "range_unroll_factors"):
+            config[knob] = [0] * len(config.get(knob, []))
     return config
 
 

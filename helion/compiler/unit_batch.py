@@ -5,8 +5,9 @@ A batch tile of one (``block_sizes`` gives the batch dim 1) turns ``tl.dot`` of 
 that is safe: loads that only feed such dots (a reshape between a load and its dot stops Triton
 from pipelining the load into shared memory), the accumulator carried through the k loop (a
 reshape per iteration costs layout conversions) and the store of that accumulator (no 3-D
-conversion in the epilogue). Codegen restores the full rank for any other user, so correctness
-never depends on this plan, only speed.
+conversion in the epilogue). Codegen restores the full rank for any other user of a squeezed
+value; what the plan must get right is which sites may drop the dim (``_droppable``: no mask, a
+tile of one, a descriptor that indexes the tensor's first dim).
 """
 from __future__ import annotations
 
