@@ -109,8 +109,11 @@ class ResolvedConfig:
             self.range_options[id(node)] = options
         # a persistent kernel's top-level loop flattens into the tile loop, the only nest it can
         # flatten: the pipeliner then loads the next tile while this one's epilogue runs
-        top = [id(n) for n in fn.body if n.op == "for"] if self.pid_type.startswith("persistent") else []
-        self.flatten_tiles = any([self.range_options[i].pop("flatten", False) for i in top])
+        self.flatten_tiles = False
+        if self.pid_type.startswith("persistent"):
+            for node in fn.body:
+                if node.op == "for" and self.range_options[id(node)].pop("flatten", False):
+                    self.flatten_tiles = True
         forms = config.get("indexing", [])
         memory = sites.get("memory", 0)
         self.indexing = {}
@@ -176,7 +179,7 @@ class KernelCodegen:
         self.symbol_names = fn.symbol_names()
         self.squeezed: set[int] = set()  # nodes whose variable holds them without the unit batch dim,
         # after the loop too (ref() reshapes them for full-rank users)
-        self.matrix_descriptor_count = 0  # per-matrix TMA descriptors (matrix_descriptors)
+        self.squeezed_descriptors = 0  # 2-D TMA descriptors of squeezed sites (stacked or per matrix)
 
     # --- small helpers ----------------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -278,7 +281,7 @@ class KernelCodegen:
         for item in items:
             self.emit_item(item)
         body = "\n".join(self.lines) if self.lines else "    pass"
-        if self.gpu and (self.descriptor_names or self.matrix_descriptor_count):  # device-side descriptors need scratch
+        if self.gpu and (self.descriptor_names or self.squeezed_descriptors):  # device-side descriptors need scratch
             header += ["import torch", "",
                        "triton.set_allocator(lambda size, alignment, stream: "
                        "torch.empty(size, dtype=torch.int8, device='cuda'))"]
@@ -379,7 +382,7 @@ class KernelCodegen:
                 if self.stacked_rows(node):  # one 2-D descriptor over the matrices stacked row-wise
                     arg = self.fn.tensor_args[node.attrs["tensor"]]
                     block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in node.attrs["terms"][1:]))
-                    self.descriptor_names[(node.name, block_shape)] = f"{node.name}_desc"
+                    self.squeezed_descriptors += 1
                     self.line(f"{node.name}_desc = tl.make_tensor_descriptor({arg.name}, shape="
                               f"{[arg.shape[0] * arg.shape[1], arg.shape[2]]}, strides={list(arg.strides[1:])}, "
                               f"block_shape={block_shape})")
@@ -417,12 +420,11 @@ class KernelCodegen:
         """A TMA load of one matrix of a batch (``ResolvedConfig.squeezed_sites``) that cannot use
         ``stacked_rows`` reads through a 2-D descriptor of that matrix, made once its batch offset
         is known: a 3-D box reshaped for the dot would go through registers."""
-        self.matrix_descriptor_count = 0
         for node in indexing.memory_sites(self.fn):
             if (id(node) not in self.cfg.squeezed_sites or self.cfg.indexing.get(id(node)) != "tensor_descriptor"
                     or self.stacked_rows(node)):
                 continue
-            self.matrix_descriptor_count += 1
+            self.squeezed_descriptors += 1
             arg = self.fn.tensor_args[node.attrs["tensor"]]
             terms = node.attrs["terms"]
             block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in terms[1:]))

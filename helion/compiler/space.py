@@ -7,6 +7,7 @@ Knobs (public Helion names): ``block_sizes`` (one power of two per tunable tile 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import search
@@ -29,6 +30,7 @@ MIN_PROGRAMS = 256        # the default splits grids until they have this many p
 MATMUL_TILE = 128         # default M and N tile of a matmul with enough output tiles
 FEW_PROGRAMS = 512        # looping kernels with fewer programs get more warps and pipelined loops
 HEAVY_POINTWISE = 16      # bodies with this many pointwise ops get a quarter of DEFAULT_NUMEL
+RUNTIME_EXTENT_PROGRAMS = 1 << 20  # programs counted for a grid dim sized only at run time
 PID_TYPES = ["flat", "xyz", "persistent_blocked", "persistent_interleaved"]
 MAX_GRID_YZ = 65535       # CUDA's limit on the y and z grid dimensions (pid_type "xyz")
 SHARED_MEMORY = 232448    # bytes of shared memory per block on the H100 (sm_90)
@@ -334,7 +336,9 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
         for b in top:
             by_knob[b.knob] = min(tile_bounds(b, registered)[1], share)
             budget = max(1, budget // by_knob[b.knob])
-    large = has_dot and _enough_programs(functions, by_id, k_blocks, MATMUL_TILE)
+    # output tiles of MATMUL_TILE (one matrix of a batch each) where that still leaves MIN_PROGRAMS
+    large = has_dot and _programs(functions, lambda b: MATMUL_TILE if b.min_size >= 16 and b.id not in k_blocks
+                                  else 1) >= MIN_PROGRAMS
     for b in order:
         if b.knob in by_knob:
             continue
@@ -358,7 +362,7 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
     num_warps = 4 if numel <= 8192 else 8
     range_num_stages = [0] * len(loops)
     range_unroll_factors = [0] * len(loops)
-    programs = _programs(functions, tiles, by_knob)
+    programs = _programs(functions, lambda b: by_knob[b.knob] if b.knob in by_knob else b.fixed or 1)
     if not has_dot and (loops or persistent < max((next_power_of_2(b.extent) for b in reductions), default=1)) \
             and programs < FEW_PROGRAMS:
         # few programs, each looping: bandwidth needs more loads in flight per program. Loops that
@@ -375,39 +379,17 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
             "range_unroll_factors": range_unroll_factors}
 
 
-def _programs(functions: list[DeviceFunction], tiles: list[Block], by_knob: dict[int, int]) -> int:
-    """Programs of the smallest grid under the default block sizes (static extents only)."""
-    sizes = {b.id: by_knob[b.knob] for b in tiles if b.knob in by_knob}
+def _programs(functions: list[DeviceFunction], size_of: Callable[[Block], int]) -> int:
+    """Programs of the smallest grid when each grid block is tiled by ``size_of(block)``; a grid
+    dim whose extent is known only at run time counts as large."""
     counts = []
     for fn in functions:
         count = 1
         for b in fn.grid_blocks:
             block = fn.block(b)
-            if block.extent is None:
-                count *= FEW_PROGRAMS
-            else:
-                count *= -(-block.extent // sizes.get(b, block.fixed or 1))
+            count *= RUNTIME_EXTENT_PROGRAMS if block.extent is None else -(-block.extent // size_of(block))
         counts.append(count)
-    return min(counts, default=FEW_PROGRAMS)
-
-
-def _enough_programs(functions: list[DeviceFunction], by_id: dict[int, Block], k_blocks: set[int],
-                     tile: int) -> bool:
-    """Whether ``tile`` x ``tile`` output tiles (one matrix of a batch each) still give every
-    device loop ``MIN_PROGRAMS`` programs; extents known only at run time count as large."""
-    for fn in functions:
-        programs = 1
-        for b in fn.grid_blocks:
-            block = by_id[b]
-            if block.extent is None:
-                programs *= MIN_PROGRAMS
-            elif block.min_size >= 16 and b not in k_blocks:
-                programs *= -(-block.extent // tile)
-            else:
-                programs *= block.extent  # a batch dim: one matrix per program
-        if programs < MIN_PROGRAMS:
-            return False
-    return True
+    return min(counts, default=RUNTIME_EXTENT_PROGRAMS)
 
 
 def _atomic_reduced(functions: list[DeviceFunction], by_id: dict[int, Block]) -> list[Block]:
