@@ -71,6 +71,9 @@ def _recipes(config: dict[str, Any]) -> list[dict[str, Any]]:
         if "indexing" in config:  # all three: the next tile's TMA loads overlap this one's epilogue
             out.append({"pid_type": "persistent_blocked", "range_flattens": [True] * len(config["range_flattens"]),
                         "indexing": ["tensor_descriptor"] * len(config["indexing"])})
+    if "range_warp_specializes" in config and "indexing" in config:  # TMA producer warp, two consumer groups
+        out.append({"range_warp_specializes": [True] * len(config["range_warp_specializes"]), "num_warps": 4,
+                    "indexing": ["tensor_descriptor"] * len(config["indexing"])})
     if "l2_groupings" in config:
         out.append({"l2_groupings": [8] * len(config["l2_groupings"])})
     sizes = config.get("block_sizes", [])
@@ -80,9 +83,20 @@ def _recipes(config: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def candidates(space: Any, count: int, seed: int) -> list[dict[str, Any]]:
-    """Default, each recipe on it, random sets of 2-4 recipes (up to half the budget), one-knob
-    neighbours, then random samples."""
+def grid_configs(default: dict[str, Any], grid: dict[str, list[Any]] | list[dict[str, list[Any]]]
+                 ) -> list[dict[str, Any]]:
+    """Every combination of a grid's knob values (knob -> values) on top of ``default``; a list
+    of grids is their union."""
+    out = []
+    for part in grid if isinstance(grid, list) else [grid]:
+        names = list(part)
+        out += [{**default, **dict(zip(names, values))} for values in itertools.product(*(part[n] for n in names))]
+    return out
+
+
+def candidates(space: Any, count: int, seed: int, grid: Any = None) -> list[dict[str, Any]]:
+    """Default, a given grid of knob values (``--grid``; on top of the count), each recipe on it,
+    random sets of 2-4 recipes (up to half the budget), one-knob neighbours, then random samples."""
     default = space.default()
     seen: dict[str, dict[str, Any]] = {}
 
@@ -100,6 +114,9 @@ def candidates(space: Any, count: int, seed: int) -> list[dict[str, Any]]:
         add(merged)
 
     add(default)
+    for config in grid_configs(default, grid or []):
+        add(config)
+    count += len(seen) - 1
     recipes = _recipes(default)
     for recipe in recipes:
         apply([recipe])
@@ -520,17 +537,22 @@ def write(out: Path, meta: dict, baselines: dict, rows: list[dict]) -> None:
 
 
 def select_cases(names: set[str] | None, all_sizes: bool) -> list[tuple]:
+    """Cases of the named modules or kernels (all when None); ``kernel@SIZE`` (e.g.
+    ``matmul@16384x512x4096``) picks one size of a kernel."""
     cases = []
     kernel_names = {k for m in GALLERY_NAMES for k in GALLERY[m].KERNELS}
+    sized = {n.split("@")[0]: n.split("@")[1] for n in names or () if "@" in n}
     for module_name in GALLERY_NAMES:
         module = GALLERY[module_name]
         for kernel_name in module.KERNELS:
             by_module = names and module_name in names - kernel_names  # a kernel's name picks that kernel only
-            if names and not by_module and kernel_name not in names:
+            if names and not by_module and kernel_name not in names and kernel_name not in sized:
                 continue
             sizes = module.GPU_SIZES if all_sizes or module_name == "matmul" else module.GPU_SIZES[:1]
             if module_name == "matmul" and kernel_name != "matmul":
                 sizes = module.GPU_SIZES[:1]
+            if kernel_name in sized:
+                sizes = [s for s in module.GPU_SIZES if _size_name(s) == sized[kernel_name]]
             for size in sizes:
                 cases.append((module_name, kernel_name, tuple(size), torch.bfloat16))
     return cases
@@ -550,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="then check and time up to this many neighbours of the fastest configs")
     parser.add_argument("--refine-top", type=int, default=3, help="how many fastest configs to refine")
     parser.add_argument("--all-sizes", action="store_true")
+    parser.add_argument("--grid", type=Path, default=None,
+                        help="JSON {kernel or kernel@SIZE: {knob: [values...]}}: every combination is tried too")
     parser.add_argument("--smoke", action="store_true", help="CPU, interpreter, two small kernels")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
@@ -564,19 +588,22 @@ def main(argv: list[str] | None = None) -> int:
         names = args.kernels.split(",") if args.kernels else None
         cases = select_cases(set(names) if names else None, args.all_sizes)
         if names:  # in the order asked for, so a budget cut drops the last ones
-            cases.sort(key=lambda c: names.index(c[1]) if c[1] in names else names.index(c[0]))
+            bare = [n.split("@")[0] for n in names]
+            cases.sort(key=lambda c: bare.index(c[1]) if c[1] in bare else bare.index(c[0]))
     timer, quick = Timer(device, args.repeats, 3), Timer(device, 8 if device.type == "cuda" else 1, 1)
     meta = {**environment(device), "configs": args.configs, "repeats": args.repeats, "argv": sys.argv[1:]}
     baselines = measure_baselines(timer, device, with_matmul=False)
     print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; copy {baselines['copy_gbps']:.0f} GB/s",
           flush=True)
+    grids = json.loads(args.grid.read_text()) if args.grid else {}
     compiler = Compiler(args.workers, device.type)
     plans = []
     for case in cases:  # bind on meta tensors to draw candidates; workers start compiling at once
         module_name, kernel_name, size, dtype = case
         module = GALLERY[module_name]
         space = module.KERNELS[kernel_name].bind(make_inputs(module, size, dtype, "meta", 0)).config_space
-        configs = candidates(space, args.configs, stable_seed(kernel_name, size))
+        grid = grids.get(f"{kernel_name}@{_size_name(size)}", grids.get(kernel_name))
+        configs = candidates(space, args.configs, stable_seed(kernel_name, size), grid)
         plans.append({"case": case, "space": space, "configs": configs, "handles": compiler.submit(case, configs)})
     _check_all(compiler, plans)  # every check first: timing then runs on an otherwise idle GPU
     rows: list[dict] = []

@@ -213,6 +213,29 @@ def test_range_flattens_of_a_persistent_kernel_flattens_the_tile_loop(pid_type) 
                                                range_flattens=[True], indexing=["tensor_descriptor"] * 3))
 
 
+@pytest.mark.parametrize("pid_type", ["flat", "persistent_blocked"])
+def test_warp_specialized_k_loop(pid_type) -> None:
+    """``range_warp_specializes`` puts ``warp_specialize=True`` on the k loop; on sm_90 Triton then
+    runs a TMA producer warp group and two consumer groups (12 warps from 4); right on CPU."""
+    module, args, bound = _bound("matmul", "matmul", (100, 72, 132))  # 16-byte aligned rows for TMA
+    config = dict(bound.config_space.default(), pid_type=pid_type, num_warps=4, range_warp_specializes=[True],
+                  indexing=["tensor_descriptor"] * 3)
+    assert "for offset_2 in tl.range(0, 72, _BLOCK_SIZE_2, warp_specialize=True):" in bound.to_triton_code(config)
+    _check(module, "matmul", bound, args, config)
+    _, _, meta_bound = _bound("matmul", "matmul", (4096, 4096, 4096), "meta", torch.bfloat16)
+    [compiled] = compile_for_target(meta_bound, dict(config, block_sizes=[128, 128, 64]))
+    assert compiled["warps"] == 12
+    [plain] = compile_for_target(meta_bound, dict(config, block_sizes=[128, 128, 64], range_warp_specializes=[None]))
+    assert plain["warps"] == 4
+
+
+def test_warp_specialization_needs_four_warps() -> None:
+    _, _, bound = _bound("matmul", "matmul", (100, 72, 130))
+    config = dict(bound.config_space.default(), num_warps=8, range_warp_specializes=[True])
+    assert bound.normalize_config(config)["range_warp_specializes"] == [None]
+    assert bound.normalize_config(dict(config, num_warps=4))["range_warp_specializes"] == [True]
+
+
 def test_batched_matmul_default_order_puts_the_batch_dim_last() -> None:
     """Programs that run together share one matrix's operands in L2: m varies fastest, the batch slowest."""
     module, args, bound = _bound("bmm", "bmm", (3, 37, 50, 20))

@@ -29,7 +29,7 @@ def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> li
     and reports less shared memory (and other register counts) than the launch on the GPU needs,
     e.g. 32 KiB instead of 96 KiB for a 3-stage 128x128x64 bf16 matmul.
 
-    Returns per kernel: name, registers, spills, shared memory bytes. Raises on compile errors.
+    Returns per kernel: name, registers, spills, shared memory bytes, warps. Raises on compile errors.
     """
     from ..runtime.loader import load_module
     cfg = bound.normalize_config(config)
@@ -63,5 +63,6 @@ def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> li
             raise exc.HelionError(f"{fn.name}: compile for sm_{arch} failed: {str(e).splitlines()[0]}") from e
         metadata = compiled.metadata
         results.append({"kernel": fn.name, "shared_bytes": getattr(metadata, "shared", None),
+                        "warps": getattr(metadata, "num_warps", None),  # more than asked: warp-specialized
                         "registers": getattr(compiled, "n_regs", None), "spills": getattr(compiled, "n_spills", None)})
     return results

@@ -101,7 +101,8 @@ class ResolvedConfig:
             for knob, kwarg, unset in (("range_unroll_factors", "loop_unroll_factor", 0),
                                        ("range_num_stages", "num_stages", 0),
                                        ("range_multi_buffers", "disallow_acc_multi_buffer", None),
-                                       ("range_flattens", "flatten", None)):
+                                       ("range_flattens", "flatten", None),
+                                       ("range_warp_specializes", "warp_specialize", None)):
                 values = config.get(knob, [])
                 value = values[loop + i] if loop + i < len(values) else unset
                 if value != unset:

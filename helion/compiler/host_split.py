@@ -10,11 +10,12 @@ import ast
 import copy
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import exc
 from .. import language as hl
+from . import zero_fill
 from .source import KernelSource
 
 LAUNCH = "__helion_launch__"
@@ -22,11 +23,13 @@ LAUNCH = "__helion_launch__"
 
 @dataclass
 class DeviceLoop:
-    """One top-level device loop: its AST and the host names it reads, in order."""
+    """One top-level device loop: its AST, the host names it reads (in order), and the zero-filled
+    tensors it may overwrite whole (``zero_fill``)."""
 
     index: int
     node: ast.For
     captured: list[str]
+    zero_filled: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -35,7 +38,7 @@ class HostProgram:
 
     source: KernelSource
     loops: list[DeviceLoop]
-    make_host_fn: Callable[[Callable[..., Any]], Callable[..., Any]]
+    make_host_fn: Callable[..., Callable[..., Any]]  # (launch, elided zero fills) -> host function
 
 
 def is_device_loop(source: KernelSource, node: ast.AST) -> bool:
@@ -114,6 +117,8 @@ def split(source: KernelSource) -> HostProgram:
                 f"host code reads {name!r}, a value computed in device code; "
                 f"store it into a tensor inside the loop and read that tensor on the host", node)
     _fill_launch_arguments(body, loops)
+    for index, names in zero_fill.mark_candidates(source, body, LAUNCH).items():
+        loops[index].zero_filled = names
     return HostProgram(source, loops, _host_fn_maker(source, tree, body))
 
 
@@ -128,7 +133,8 @@ def _fill_launch_arguments(body: list[ast.stmt], loops: list[DeviceLoop]) -> Non
 
 def _host_fn_maker(source: KernelSource, tree: ast.FunctionDef,
                    body: list[ast.stmt]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Compile the host function; the result maps a launcher to a callable host function."""
+    """Compile the host function; the result maps a launcher (and the names whose zero fill is
+    elided) to a callable host function."""
     host_def = copy.deepcopy(tree)
     host_def.body = body
     host_def.decorator_list = []
@@ -139,7 +145,8 @@ def _host_fn_maker(source: KernelSource, tree: ast.FunctionDef,
     freevars = list(source.fn.__code__.co_freevars)
     maker = ast.FunctionDef(
         name="__helion_make__",
-        args=ast.arguments(posonlyargs=[], args=[ast.arg(LAUNCH)] + [ast.arg(v) for v in freevars],
+        args=ast.arguments(posonlyargs=[], args=[ast.arg(LAUNCH), ast.arg(zero_fill.ALLOC)]
+                           + [ast.arg(v) for v in freevars],
                            kwonlyargs=[], kw_defaults=[], defaults=[]),
         body=[host_def, ast.Return(ast.Name(tree.name, ast.Load()))],
         decorator_list=[], returns=None)
@@ -151,8 +158,8 @@ def _host_fn_maker(source: KernelSource, tree: ast.FunctionDef,
     make = namespace["__helion_make__"]
     fn = source.fn
 
-    def make_host_fn(launch: Callable[..., Any]) -> Callable[..., Any]:
-        inner = make(launch, *(source.closure.get(v) for v in freevars))
+    def make_host_fn(launch: Callable[..., Any], elided: frozenset[str] = frozenset()) -> Callable[..., Any]:
+        inner = make(launch, zero_fill.allocator(elided), *(source.closure.get(v) for v in freevars))
         host_fn = types.FunctionType(inner.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
                                      inner.__closure__)
         host_fn.__kwdefaults__ = fn.__kwdefaults__

@@ -119,6 +119,7 @@ class DeviceFunction:
     body: list[Node]
     uses_libdevice: bool = False
     symbols: dict[Any, tuple[str, int]] = field(default_factory=dict)  # sympy symbol -> (tensor, dim)
+    elided_fills: list[str] = field(default_factory=list)  # zero-filled tensors the loop overwrites whole
 
     def symbol_names(self) -> dict[Any, str]:
         """Kernel parameter name of each size symbol, e.g. ``x_size_0``."""

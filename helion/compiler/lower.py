@@ -17,7 +17,7 @@ import torch
 from .. import exc
 from .. import language as hl
 from ..language._dispatch import executing
-from . import ops
+from . import ops, zero_fill
 from .host_split import DeviceLoop, _assigned_names
 from .ir import Block, DeviceFunction, Dim, HostTensorArg, Node, ScalarArg
 from . import symbols
@@ -74,8 +74,38 @@ class DeviceLowering(ops.OpLowering):
                 raise exc.InternalError(f"{type(e).__name__}: {e}").at(
                     self.source.filename, self.lineno) from None
         remove_dead_nodes(self.body)
-        return DeviceFunction(self.name, self.blocks, grid_blocks, self.tensor_args, self.scalar_args,
-                              self.loop.captured, self.body, self.uses_libdevice, self._size_symbols())
+        fn = DeviceFunction(self.name, self.blocks, grid_blocks, self.tensor_args, self.scalar_args,
+                            self.loop.captured, self.body, self.uses_libdevice, self._size_symbols())
+        bounds = {block: (begin, end) for block, (begin, end, _) in zip(grid_blocks, spec.dims)}
+        for name in self.loop.zero_filled:
+            store = zero_fill.covering_store(fn, name, bounds)
+            if store is not None and self._store_unmasked(store):
+                fn.elided_fills.append(name)
+        return fn
+
+    def _store_unmasked(self, store: Node) -> bool:
+        """Rewrite ``store`` with an ``extra_mask`` into a store of ``torch.where(mask, value, 0)``
+        (for an output that is no longer zero-filled); False if that cannot be expressed."""
+        mask = store.attrs.get("extra_mask")
+        if mask is None:
+            return True
+        value = store.args[0]
+        saved, self.body = self.body, []
+        self.lineno = store.lineno
+        try:
+            where = self.lower("where", torch.where,
+                               (DeviceValue(mask), DeviceValue(value) if isinstance(value, Node) else value, 0), {})
+            where.node.attrs["compute"] = where.node.dtype  # a select: nothing to widen
+            stored = self.stored_value(where, store.attrs["index_dims"], store.dtype)
+        except (exc.HelionError, RuntimeError, TypeError):
+            return False
+        finally:
+            added, self.body = self.body, saved
+        at = next(i for i, node in enumerate(self.body) if node is store)
+        self.body[at:at] = added
+        store.args = (stored,)
+        store.attrs["extra_mask"] = None
+        return True
 
     def _size_symbols(self) -> dict[Any, tuple[str, int]]:
         """Each size symbol, found as a whole dimension of a tensor the loop captures."""

@@ -6,11 +6,13 @@ Knobs (public Helion names): ``block_sizes`` (one power of two per tunable tile 
 """
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
 
 import search
+import triton.language as tl
 from search import Enum, Integer, ListOf, Permutation, PowerOfTwo, Space
 
 from . import flatten, indexing, resources
@@ -38,7 +40,9 @@ MAX_PER_THREAD = 256      # elements of the largest value per thread: beyond it 
 MAX_STATIC_TRIPS = 16     # iterations a tl.static_range may unroll
 REGISTERS = 65536         # 32-bit registers per SM: maxnreg x threads per block must fit
 RANGE_KNOBS = {"range_unroll_factors": 0, "range_num_stages": 0, "range_multi_buffers": None,
-               "range_flattens": None}
+               "range_flattens": None, "range_warp_specializes": None}
+WARP_SPECIALIZE_WARPS = 4  # Triton's Hopper pass splits 4 warps into producer and consumer groups
+HAS_WARP_SPECIALIZE = "warp_specialize" in inspect.signature(tl.range.__init__).parameters
 
 
 def tile_bounds(block: Block, registered: dict[int, tuple[int, int]]) -> tuple[int, int]:
@@ -105,6 +109,11 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
         search.Constraint("static_range_options", lambda c: not _static_with_range_options(c),
                           repair=_clear_range_options,
                           message="range_* options do not apply to a loop unrolled by static_ranges"),
+        search.Constraint("warp_specialize_warps", lambda c: c["num_warps"] == WARP_SPECIALIZE_WARPS
+                          or not any(c.get("range_warp_specializes", [])),
+                          repair=lambda c: {**c, "range_warp_specializes": [None] * len(c["range_warp_specializes"])},
+                          message=f"range_warp_specializes needs num_warps={WARP_SPECIALIZE_WARPS} (on sm_90 Triton "
+                                  "splits them into a producer and two consumer warp groups; otherwise it is a no-op)"),
         search.Constraint("flatten_order", lambda c: not _flat_with_order(c), repair=_clear_flat_order,
                           message="loop_orders and l2_groupings do not apply to a flattened grid"),
         search.Constraint("shared_memory", lambda c: resources.shared_memory_bytes(functions, c) <= SHARED_MEMORY,
@@ -139,6 +148,8 @@ def _site_knobs(functions: list[DeviceFunction]) -> dict[str, Any]:
         knobs["range_num_stages"] = ListOf(Integer(0, 4, default=0), loops)
         knobs["range_multi_buffers"] = ListOf(Enum([None, False, True], default=None), loops)
         knobs["range_flattens"] = ListOf(Enum([None, False, True], default=None), loops)
+        if HAS_WARP_SPECIALIZE:
+            knobs["range_warp_specializes"] = ListOf(Enum([None, False, True], default=None), loops)
     if loads:
         knobs["load_eviction_policies"] = ListOf(Enum(["", "first", "last"], default=""), loads)
     forms = [indexing.options(f, n) for f in functions for n in indexing.memory_sites(f)]

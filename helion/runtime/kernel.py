@@ -173,6 +173,7 @@ class BoundKernel:
         self.arg_shapes = [list(a.shape) for a in args if isinstance(a, torch.Tensor)]
         self.arg_dtypes = [str(a.dtype).replace("torch.", "") for a in args if isinstance(a, torch.Tensor)]
         self._trace(args)
+        self.elided_fills = frozenset(n for f in self.functions if f is not None for n in f.elided_fills)
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
                                         self.registered)
         self._compiled: dict[str, Callable[..., Any]] = {}
@@ -303,7 +304,7 @@ class BoundKernel:
                 raise exc.InternalError("a device loop ran that was not reached while tracing")
             launcher(*values)
 
-        host = self.kernel.program.make_host_fn(launch)
+        host = self.kernel.program.make_host_fn(launch, self.elided_fills)
         normalize = self.kernel.normalize_args
 
         def run(*args: Any, **kwargs: Any) -> Any:
