@@ -49,6 +49,7 @@ from experiments.gallery_gpu import (MATMUL_MODULES, PLAIN_TORCH, Timer, _as_tup
                                      measure_baselines, tolerance_for)
 from experiments.kernels import GALLERY, GALLERY_NAMES, reference_for
 from experiments.kernels.checking import clone_inputs, make_inputs, stable_seed
+from helion.compiler.space import build_space
 
 TARGETS = {"add": 0.93, "softmax": 0.93, "rms_norm": 0.93, "layer_norm": 0.93,
            "matmul": 0.90}  # issue #3: fraction of copy bandwidth / of same-size cuBLAS
@@ -541,7 +542,10 @@ def select_cases(names: set[str] | None, all_sizes: bool) -> list[tuple]:
     ``matmul@16384x512x4096``) picks one size of a kernel."""
     cases = []
     kernel_names = {k for m in GALLERY_NAMES for k in GALLERY[m].KERNELS}
-    sized = {n.split("@")[0]: n.split("@")[1] for n in names or () if "@" in n}
+    sized: dict[str, set[str]] = {}
+    for name in names or ():
+        if "@" in name:
+            sized.setdefault(name.split("@")[0], set()).add(name.split("@")[1])
     for module_name in GALLERY_NAMES:
         module = GALLERY[module_name]
         for kernel_name in module.KERNELS:
@@ -552,7 +556,7 @@ def select_cases(names: set[str] | None, all_sizes: bool) -> list[tuple]:
             if module_name == "matmul" and kernel_name != "matmul":
                 sizes = module.GPU_SIZES[:1]
             if kernel_name in sized:
-                sizes = [s for s in module.GPU_SIZES if _size_name(s) == sized[kernel_name]]
+                sizes = [s for s in module.GPU_SIZES if _size_name(s) in sized[kernel_name]]
             for size in sizes:
                 cases.append((module_name, kernel_name, tuple(size), torch.bfloat16))
     return cases
@@ -596,12 +600,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; copy {baselines['copy_gbps']:.0f} GB/s",
           flush=True)
     grids = json.loads(args.grid.read_text()) if args.grid else {}
+    hopper = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
     compiler = Compiler(args.workers, device.type)
     plans = []
     for case in cases:  # bind on meta tensors to draw candidates; workers start compiling at once
         module_name, kernel_name, size, dtype = case
         module = GALLERY[module_name]
-        space = module.KERNELS[kernel_name].bind(make_inputs(module, size, dtype, "meta", 0)).config_space
+        meta_bound = module.KERNELS[kernel_name].bind(make_inputs(module, size, dtype, "meta", 0))
+        space = build_space(meta_bound.blocks, [f for f in meta_bound.functions if f is not None],
+                            meta_bound.registered, hopper=hopper)  # the default the GPU bound kernel has
         grid = grids.get(f"{kernel_name}@{_size_name(size)}", grids.get(kernel_name))
         configs = candidates(space, args.configs, stable_seed(kernel_name, size), grid)
         plans.append({"case": case, "space": space, "configs": configs, "handles": compiler.submit(case, configs)})

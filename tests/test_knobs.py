@@ -10,6 +10,7 @@ import helion.language as hl
 
 from experiments.kernels import GALLERY
 from helion.autotune.precompile import compile_for_target
+from helion.compiler.space import build_space
 
 
 def _bound(module_name: str, kernel_name: str, size: tuple, device: str = "cpu", dtype=torch.float32):
@@ -234,6 +235,33 @@ def test_warp_specialization_needs_four_warps() -> None:
     config = dict(bound.config_space.default(), num_warps=8, range_warp_specializes=[True])
     assert bound.normalize_config(config)["range_warp_specializes"] == [None]
     assert bound.normalize_config(dict(config, num_warps=4))["range_warp_specializes"] == [True]
+
+
+def test_maxnreg_must_leave_room_beyond_the_accumulator() -> None:
+    """A 128 x 256 fp32 accumulator over 8 warps is 128 registers per thread: maxnreg 128 or less
+    cannot hold it (ptxas fails on such configs), 256 can."""
+    _, _, bound = _bound("matmul", "matmul", (4096, 4096, 4096), "meta", torch.bfloat16)
+    config = dict(bound.config_space.default(), block_sizes=[128, 256, 64], num_warps=8, pid_type="persistent_blocked")
+    with pytest.raises(helion.exc.InvalidConfig, match="maxnreg_accumulator"):
+        bound.normalize_config(dict(config, maxnreg=128))
+    assert bound.normalize_config(dict(config, maxnreg=256))["maxnreg"] == 256
+
+
+@pytest.mark.parametrize(("size", "pipelined"), [((4096, 4096, 4096), True), ((16384, 512, 4096), True),
+                                                 ((512, 512, 512), False)])
+def test_hopper_default_of_a_large_matmul_is_the_tma_pipeline(size, pipelined) -> None:
+    """On sm_90 a matmul with at least 256 tiles of 128 x 256 defaults to TMA sites on a persistent
+    grid flattened with the k loop; it compiles within shared memory. Other devices keep pointers."""
+    _, _, bound = _bound("matmul", "matmul", size, "meta", torch.bfloat16)
+    assert bound.config_space.default()["pid_type"] == "flat"  # not a GPU: the portable default
+    space = build_space(bound.blocks, [f for f in bound.functions if f is not None], bound.registered, hopper=True)
+    default = space.default()
+    assert (default["pid_type"] == "persistent_blocked") == pipelined
+    if pipelined:
+        assert default["block_sizes"] == [128, 256, 64] and default["range_flattens"] == [True]
+        assert default["indexing"] == ["tensor_descriptor"] * 3 and default["num_warps"] == 8
+        [compiled] = compile_for_target(bound, default)
+        assert compiled["shared_bytes"] <= 232448
 
 
 def test_batched_matmul_default_order_puts_the_batch_dim_last() -> None:

@@ -55,14 +55,18 @@ def tile_bounds(block: Block, registered: dict[int, tuple[int, int]]) -> tuple[i
 
 
 def build_space(blocks: list[Block], functions: list[DeviceFunction],
-                registered: dict[int, tuple[int, int]]) -> Space:
-    """The typed space of a bound kernel; its default is the heuristic config."""
+                registered: dict[int, tuple[int, int]], hopper: bool = False) -> Space:
+    """The typed space of a bound kernel; its default is the heuristic config (``hopper``: for an
+    sm_90+ GPU, whose large matmuls default to the TMA pipeline)."""
     tiles = sorted((b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)
     reductions = sorted((b for b in blocks if b.kind == "reduction"), key=lambda b: b.knob)
     loopable = set().union(*(loopable_reductions(f) for f in functions)) if functions else set()
     lows = [tile_bounds(b, registered)[0] for b in sorted(
         (b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)]
-    defaults = _fit(_heuristic_default(blocks, functions, registered), functions, lows)
+    defaults = _heuristic_default(blocks, functions, registered)
+    if hopper:
+        defaults.update(_tma_pipeline(functions, defaults, tiles, registered))
+    defaults = _fit(defaults, functions, lows)
     params: dict[str, Any] = {}
     if tiles:
         params["block_sizes"] = ListOf([
@@ -80,7 +84,10 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
     for knob in ("range_num_stages", "range_unroll_factors"):
         if knob in params:
             params[knob] = ListOf(Integer(0, 4, default=0), len(defaults[knob]), default=defaults[knob])
-    params["pid_type"] = Enum(PID_TYPES, default="flat")
+    for knob in ("range_flattens", "indexing"):  # set by the TMA pipeline default
+        if knob in params and knob in defaults:
+            params[knob] = ListOf(list(params[knob].elements), default=defaults[knob])
+    params["pid_type"] = Enum(PID_TYPES, default=defaults.get("pid_type", "flat"))
     params["num_sm_multiplier"] = PowerOfTwo(1, 8, default=1)
     params["maxnreg"] = Enum([None, 32, 64, 128, 256], default=None)
     params["num_warps"] = PowerOfTwo(1, 32, default=defaults["num_warps"])
@@ -103,6 +110,10 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
                           message="maxnreg only applies to persistent pid types"),
         search.Constraint("maxnreg_budget", lambda c: (c.get("maxnreg") or 0) * 32 * c["num_warps"] <= REGISTERS,
                           message=f"maxnreg x 32 x num_warps exceeds the {REGISTERS} registers of an SM"),
+        search.Constraint("maxnreg_accumulator", lambda c: c.get("maxnreg") is None
+                          or c["maxnreg"] > _accumulator_per_thread(functions, c),
+                          message="maxnreg leaves no registers beyond a dot accumulator's elements per thread "
+                                  "(wgmma accumulators cannot spill: ptxas fails)"),
         search.Constraint("static_range_trips", lambda c: _static_trips_ok(functions, c),
                           repair=lambda c: _drop_long_static_ranges(functions, c),
                           message=f"a tl.static_range would unroll more than {MAX_STATIC_TRIPS} iterations"),
@@ -247,6 +258,16 @@ def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[i
     return config
 
 
+def _accumulator_per_thread(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
+    """The most elements of one dot result per thread (fp32 accumulators live in registers)."""
+    largest = 0
+    for fn in functions:
+        cfg = ResolvedConfig(fn, config)
+        largest = max([largest] + [cfg.numel(n.dims) // (32 * config["num_warps"]) for n in fn.walk()
+                                   if n.op == "dot"])
+    return largest
+
+
 def _xyz_fits(functions: list[DeviceFunction], config: dict[str, Any]) -> bool:
     for fn in functions:
         sizes = ResolvedConfig(fn, config).sizes
@@ -388,6 +409,38 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
     return {"block_sizes": sizes, "reduction_loops": reduction_loops, "num_warps": num_warps,
             "num_stages": 3 if has_dot else 2, "range_num_stages": range_num_stages,
             "range_unroll_factors": range_unroll_factors}
+
+
+def _tma_pipeline(functions: list[DeviceFunction], defaults: dict[str, Any], tiles: list[Block],
+                  registered: dict[int, tuple[int, int]]) -> dict[str, Any]:
+    """The Hopper default of a large 2-D matmul (one dot, one k loop): 128 x 256 x 64 tiles read
+    and written through TMA where the sites allow it, 8 warps, 3 stages, on a persistent grid
+    whose tile loop is flattened with the k loop, so the next tile's loads overlap this one's
+    epilogue. Empty (no change) for anything else, or with fewer than ``MIN_PROGRAMS`` tiles.
+    H100: matmul 4096^3 0.18 ms vs 0.23 ms for the 128 x 128 pointer default, 8192^3 1.38 vs 2.06."""
+    if len(functions) != 1:
+        return {}
+    fn = functions[0]
+    dots = [n for n in fn.walk() if n.op == "dot"]
+    loops = [n for n in fn.walk() if n.op == "for"]
+    if len(dots) != 1 or dots[0].rank != 2 or len(loops) != 1 or len(fn.grid_blocks) != 2:
+        return {}
+    rows, cols = (d.block for d in dots[0].dims)
+    by_id = {b.id: b for b in tiles}
+    if {rows, cols} != set(fn.grid_blocks) or not {rows, cols} <= set(by_id):
+        return {}
+    sizes = dict(zip((b.knob for b in tiles), defaults["block_sizes"]))
+    sizes[by_id[rows].knob] = min(tile_bounds(by_id[rows], registered)[1], MATMUL_TILE)
+    sizes[by_id[cols].knob] = min(tile_bounds(by_id[cols], registered)[1], 2 * MATMUL_TILE)
+    if _programs(functions, lambda b: sizes.get(b.knob, 1)) < MIN_PROGRAMS:
+        return {}
+    operands = {id(n) for n in dots[0].inputs() if n.op == "load"}
+    sites = indexing.memory_sites(fn)
+    forms = ["tensor_descriptor" if "tensor_descriptor" in indexing.options(fn, n) else "pointer" for n in sites]
+    if any(form != "tensor_descriptor" for n, form in zip(sites, forms) if id(n) in operands):
+        return {}
+    return {"block_sizes": [sizes[b.knob] for b in tiles], "indexing": forms, "pid_type": "persistent_blocked",
+            "range_flattens": [True], "num_warps": 8, "num_stages": 3}
 
 
 def _programs(functions: list[DeviceFunction], size_of: Callable[[Block], int]) -> int:

@@ -174,8 +174,9 @@ class BoundKernel:
         self.arg_dtypes = [str(a.dtype).replace("torch.", "") for a in args if isinstance(a, torch.Tensor)]
         self._trace(args)
         self.elided_fills = frozenset(n for f in self.functions if f is not None for n in f.elided_fills)
+        hopper = self.gpu and torch.cuda.get_device_capability(self.device)[0] >= 9
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
-                                        self.registered)
+                                        self.registered, hopper=hopper)
         self._compiled: dict[str, Callable[..., Any]] = {}
         self.chosen_config: Config | None = None  # what a plain call picked (tuned or given)
         self.numel_max = max([a.numel() for a in args if isinstance(a, torch.Tensor)], default=0)
