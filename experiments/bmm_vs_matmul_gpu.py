@@ -20,7 +20,8 @@ from experiments.kernels import GALLERY
 
 BATCH, M, K, N = 16, 1024, 1024, 1024
 TMA = "tensor_descriptor"
-SHARED = {"num_warps": 8, "num_stages": 4, "pid_type": "persistent_interleaved", "l2_groupings": [2]}
+SHARED = {"num_warps": 8, "num_stages": 4, "pid_type": "persistent_interleaved", "l2_groupings": [2],
+          "indexing": ["pointer"] * 3, "range_flattens": [None]}  # every knob the defaults may differ in
 VARIANTS = {  # name -> (bmm config, matmul config); bmm block sizes lead with the batch tile
     "bmm winner (pointer, 128x256x64, 4 stages)": ({**SHARED, "block_sizes": [1, 128, 256, 64]},
                                                    {**SHARED, "block_sizes": [128, 256, 64]}),
