@@ -22,19 +22,22 @@ BATCH, M, K, N = 16, 1024, 1024, 1024
 TMA = "tensor_descriptor"
 SHARED = {"num_warps": 8, "num_stages": 4, "pid_type": "persistent_interleaved", "l2_groupings": [2],
           "indexing": ["pointer"] * 3, "range_flattens": [None]}  # every knob the defaults may differ in
+PIPELINE = {"indexing": [TMA] * 3, "range_flattens": [True], "num_warps": 8, "num_stages": 3}
+
+
+def _pipeline(pid_type: str, tile: tuple[int, int] = (128, 256), l2: int = 1) -> tuple[dict, dict]:
+    """The TMA pipeline (persistent, tile loop flattened with the k loop) for bmm and matmul."""
+    knobs = {**PIPELINE, "pid_type": pid_type, "l2_groupings": [l2]}
+    return {**knobs, "block_sizes": [1, *tile, 64]}, {**knobs, "block_sizes": [*tile, 64]}
+
+
 VARIANTS = {  # name -> (bmm config, matmul config); bmm block sizes lead with the batch tile
-    "bmm winner (pointer, 128x256x64, 4 stages)": ({**SHARED, "block_sizes": [1, 128, 256, 64]},
+    "pointer, 128x256x64, 4 stages (bmm winner)": ({**SHARED, "block_sizes": [1, 128, 256, 64]},
                                                    {**SHARED, "block_sizes": [128, 256, 64]}),
-    "TMA pipeline (persistent, flattened, 3 stages)": (
-        {"block_sizes": [1, 128, 256, 64], "indexing": [TMA] * 3, "pid_type": "persistent_blocked",
-         "range_flattens": [True], "num_warps": 8, "num_stages": 3},
-        {"block_sizes": [128, 256, 64], "indexing": [TMA] * 3, "pid_type": "persistent_blocked",
-         "range_flattens": [True], "num_warps": 8, "num_stages": 3}),
-    "warp-specialized (TMA, 4 warps -> 12)": (
-        {"block_sizes": [1, 128, 256, 64], "indexing": [TMA] * 3, "range_warp_specializes": [True],
-         "num_warps": 4, "num_stages": 3},
-        {"block_sizes": [128, 256, 64], "indexing": [TMA] * 3, "range_warp_specializes": [True],
-         "num_warps": 4, "num_stages": 3}),
+    "TMA pipeline, persistent_blocked": _pipeline("persistent_blocked"),
+    "TMA pipeline, persistent_interleaved": _pipeline("persistent_interleaved"),
+    "TMA pipeline, persistent_interleaved, l2 group 4": _pipeline("persistent_interleaved", l2=4),
+    "TMA pipeline, persistent_interleaved, 256x128": _pipeline("persistent_interleaved", (256, 128)),
 }
 
 
