@@ -184,13 +184,16 @@ def test_batched_dot_of_one_matrix_with_dynamic_batch_keeps_3d_loads() -> None:
     ("rms_norm", "rms_norm_looped", (16384, 4096), {"block_sizes": [1, 4096, 4096]}),
     ("atomic_sum", "atomic_column_sum", (16384, 4096), {"block_sizes": [64, 64]}),
     ("softmax", "softmax", (16384, 4096), {"block_sizes": [1], "reduction_loops": [None]}),
+    ("softmax", "softmax", (4096, 32768), {"block_sizes": [1], "reduction_loops": [None], "num_warps": 16}),
+    ("sum_last", "sum_last", (1024, 131072), {"reduction_loops": [2048]}),
     ("matmul", "matmul", (4096, 4096, 4096), {"block_sizes": [128, 128, 64]}),
 ])
 def test_heuristic_defaults(module_name, kernel_name, size, expected) -> None:
     """Column sums loop over rows so the stride-1 tile is wide; grids keep >= 256 programs; sibling
     inner loops are sized on their own; dims summed before an atomic add get 64; looping kernels
     with few programs get 8 elements per thread and pipelined storing loops; long pointwise chains
-    get smaller tiles; matmul tiles are 128 wide where that leaves 256 programs."""
+    get smaller tiles; matmul tiles are 128 wide where that leaves 256 programs; rows up to 32768
+    stay in registers with a warp per 2048 elements, longer ones loop in chunks of 2048."""
     _, _, bound = _bound(module_name, kernel_name, size, "meta", torch.bfloat16)
     default = bound.config_space.default()
     assert {k: default[k] for k in expected} == expected

@@ -25,6 +25,8 @@ MAX_NUMEL = 1 << 20       # Triton's limit on the elements of one tensor value
 DEFAULT_NUMEL = 4096      # elements per program the heuristic default aims for (non-matmul)
 COLUMN_CHUNK = 64         # default chunk of a reduction over a strided dim (rows of a column sum)
 ATOMIC_ROWS = 64          # default tile of a dim summed before an atomic add
+WHOLE_ROW = 32768         # the default keeps reductions up to this long in registers (longer: 2048 chunks)
+ROW_PER_WARP = 2048       # ... over 8192 long, with a warp per this many elements (64 per thread)
 # TMA boxes under 128 bytes were misaligned on the H100 (softmax_two_pass [1, 32] bf16, rms_norm_looped
 # weight [8] and [32] bf16: "CUDA error: misaligned address"), so they are not offered.
 MIN_TMA_BYTES = 128
@@ -337,7 +339,7 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
     for b in reductions:
         size = next_power_of_2(b.extent)
         chunk = None
-        if b.id in loopable and size > 8192:  # too long for registers
+        if b.id in loopable and size > WHOLE_ROW:  # too long for registers
             chunk = 2048
         elif b.id in loopable and wide and not weight.get(b.id) and size > COLUMN_CHUNK:  # a column sum
             chunk = COLUMN_CHUNK
@@ -392,6 +394,8 @@ def _heuristic_default(blocks: list[Block], functions: list[DeviceFunction],
         if b.id not in inner:
             numel *= by_knob[b.knob]
     num_warps = 4 if numel <= 8192 else 8
+    if persistent > 8192:  # a long row in registers: more warps, 64 elements per thread at most
+        num_warps = min(32, persistent // ROW_PER_WARP)
     range_num_stages = [0] * len(loops)
     range_unroll_factors = [0] * len(loops)
     programs = _programs(functions, lambda b: by_knob[b.knob] if b.knob in by_knob else b.fixed or 1)
