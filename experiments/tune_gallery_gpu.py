@@ -286,20 +286,11 @@ def _median_ms(timer: Timer, fn: Any) -> float:
     return statistics.median(times)
 
 
-def _once_ms(fn: Any, args: tuple) -> float:
-    """One call's time (after one warm-up call): CUDA events on the GPU, the host clock on CPU."""
-    fn(*args)
-    if not torch.cuda.is_available():
-        start = time.perf_counter()
-        fn(*args)
-        return (time.perf_counter() - start) * 1e3
-    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    torch.cuda.synchronize()
-    begin.record()
-    fn(*args)
-    end.record()
-    torch.cuda.synchronize()
-    return begin.elapsed_time(end)
+def _once_ms(screen: Timer, fn: Any, args: tuple) -> float:
+    """One call's time after one warm-up call (``screen`` times a single repeat). Like every
+    timing here it runs behind a spin kernel, so a kernel shorter than the host's launch
+    overhead (~80 us) is not charged for it."""
+    return statistics.median(screen.times_ms(lambda: fn(*args))[0])
 
 
 def _interleaved_ms(timer: Timer, fns: list[Any]) -> list[float]:
@@ -351,12 +342,13 @@ def check_counts(configs: list[dict], checks: list[dict]) -> dict[str, Any]:
 def quick_times(configs: list[dict], checks: list[dict], bound: Any, args: tuple,
                 quick: Timer, timed: list[tuple[float, dict]]) -> None:
     """Adds (short-timing ms, config) of each correct candidate to ``timed``, sorted fastest first."""
+    screen = Timer(quick.device, 1, 1)
     for config, check in zip(configs, checks):
         if check["status"] != "ok":
             continue
         try:
             fn = bound.compile_config(config)
-            once = _once_ms(fn, args)
+            once = _once_ms(screen, fn, args)
             best = min((t for t, _ in timed), default=math.inf)
             # a config 3x slower than the best so far is not timed again (random configs can be 100x slower)
             timed.append((once if once > 3 * best else _median_ms(quick, lambda: fn(*args)), config))
