@@ -72,7 +72,8 @@ def make_args(
 
 SIZES = [(64, 64, 64), (100, 72, 130), (7, 33, 20)]
 CONFIG_SIZE = (100, 72, 130)
-GPU_SIZES = [(4096, 4096, 4096), (8192, 8192, 8192), (16384, 512, 4096)]  # the last: skinny K
+# (m, k, n): square, large, skinny K (tall), skinny K (wide), two k steps
+GPU_SIZES = [(4096, 4096, 4096), (8192, 8192, 8192), (16384, 512, 4096), (4096, 512, 16384), (8192, 128, 8192)]
 TOLERANCE = MATMUL
 MAX_RANDOM_WORK = 200_000  # multiply-adds per random size (Triton's interpreter is slow)
 
