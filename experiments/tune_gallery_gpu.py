@@ -592,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; copy {baselines['copy_gbps']:.0f} GB/s",
           flush=True)
     grids = json.loads(args.grid.read_text()) if args.grid else {}
-    hopper = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
+    hopper = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] == 9
     compiler = Compiler(args.workers, device.type)
     plans = []
     for case in cases:  # bind on meta tensors to draw candidates; workers start compiling at once

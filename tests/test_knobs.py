@@ -265,6 +265,9 @@ def test_hopper_default_of_a_large_matmul_is_the_tma_pipeline(size, pipelined) -
         assert default["indexing"] == ["tensor_descriptor"] * 3 and default["num_warps"] == 8
         [compiled] = compile_for_target(bound, default)
         assert compiled["shared_bytes"] <= 232448
+    _, _, fp32 = _bound("matmul", "matmul", size, "meta", torch.float32)  # 3 stages would not fit
+    fp32_space = build_space(fp32.blocks, [f for f in fp32.functions if f is not None], fp32.registered, hopper=True)
+    assert fp32_space.default()["pid_type"] == "flat"
 
 
 def test_batched_matmul_default_order_puts_the_batch_dim_last() -> None:

@@ -23,7 +23,8 @@ def _nan_full(*size, **kwargs):
 def poisoned_empty(monkeypatch):
     monkeypatch.setattr(zero_fill, "EMPTY_OF", {
         torch.zeros_like: lambda x, **kwargs: torch.full_like(x, float("nan"), **kwargs),
-        torch.zeros: _nan_full})
+        torch.zeros: _nan_full,
+        "new_zeros": lambda tensor: lambda size, **kwargs: tensor.new_full(size, float("nan"), **kwargs)})
 
 
 def _run(kernel, *args, config=None):
@@ -123,6 +124,35 @@ def stored_in_inner_loop(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+@helion.kernel(use_default_config=True)
+def into_given_buffer(x: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros(x.size(0), out=buffer)
+    for tile in hl.tile(x.size(0)):
+        out[tile] = x[tile] + buffer[tile]
+    return out
+
+
+@helion.kernel(use_default_config=True)
+def read_by_a_closure(x: torch.Tensor) -> torch.Tensor:
+    peek = lambda: out.sum()  # noqa: E731, F821 - bound below, read before the loop
+    out = torch.zeros_like(x)
+    before = peek()
+    for tile in hl.tile(x.size(0)):
+        out[tile] = x[tile]
+    return out + before
+
+
+def test_fills_the_host_may_observe_are_kept() -> None:
+    """``out=`` fills a tensor the loop then reads; a closure may read the tensor before the loop."""
+    x = torch.randn(37)
+    bound, out = _run(into_given_buffer, x, torch.full((37,), 100.0))
+    assert bound.elided_fills == frozenset()
+    torch.testing.assert_close(out, x)
+    bound, out = _run(read_by_a_closure, x)
+    assert bound.elided_fills == frozenset()
+    torch.testing.assert_close(out, x)
+
+
 def _expected(name: str, x: torch.Tensor) -> torch.Tensor:
     if name == "skips_first_row":
         return torch.cat([torch.zeros_like(x[:1]), x[1:]])
@@ -160,3 +190,22 @@ def test_dynamic_shapes_elide_and_stay_correct(size) -> None:
     bound, out = _run(dynamic_length_mask, x, lengths)
     assert bound.elided_fills == {"out"}
     torch.testing.assert_close(out, length_mask.reference(x, lengths), rtol=0, atol=0)
+
+
+@helion.kernel(use_default_config=True)
+def constant_masks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    stored = torch.zeros_like(x)
+    loaded = torch.empty_like(x)
+    for tile in hl.tile(x.size(0)):
+        hl.store(stored, [tile], x[tile], extra_mask=False)
+        loaded[tile] = hl.load(x, [tile], extra_mask=True) * 2 + hl.load(x, [tile], extra_mask=False)
+    return stored, loaded
+
+
+def test_a_constant_false_mask_keeps_nothing() -> None:
+    """``extra_mask=False``: a store writes nothing (so the fill stays), a load reads zeros."""
+    x = torch.randn(37)
+    bound, (stored, loaded) = _run(constant_masks, x)
+    assert bound.elided_fills == frozenset()
+    torch.testing.assert_close(stored, torch.zeros_like(x))
+    torch.testing.assert_close(loaded, x * 2)

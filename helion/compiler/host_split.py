@@ -132,7 +132,7 @@ def _fill_launch_arguments(body: list[ast.stmt], loops: list[DeviceLoop]) -> Non
 
 
 def _host_fn_maker(source: KernelSource, tree: ast.FunctionDef,
-                   body: list[ast.stmt]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                   body: list[ast.stmt]) -> Callable[..., Callable[..., Any]]:
     """Compile the host function; the result maps a launcher (and the names whose zero fill is
     elided) to a callable host function."""
     host_def = copy.deepcopy(tree)

@@ -97,8 +97,8 @@ class DeviceLowering(ops.OpLowering):
                                (DeviceValue(mask), DeviceValue(value) if isinstance(value, Node) else value, 0), {})
             where.node.attrs["compute"] = where.node.dtype  # a select: nothing to widen
             stored = self.stored_value(where, store.attrs["index_dims"], store.dtype)
-        except (exc.HelionError, RuntimeError, TypeError):
-            return False
+        except (exc.HelionError, AttributeError, RuntimeError, TypeError, ValueError):
+            return False  # e.g. a mask torch.where does not take: the fill stays
         finally:
             added, self.body = self.body, saved
         at = next(i for i, node in enumerate(self.body) if node is store)

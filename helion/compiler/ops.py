@@ -307,12 +307,18 @@ class OpLowering:
     def load(self, tensor: Any, index: list[Any], extra_mask: Any, eviction: Any) -> DeviceValue:
         arg = self.host_tensor(tensor)
         terms, dims = self.index_terms(arg, index)
+        if extra_mask is False:  # a constant mask that keeps nothing: masked-off elements read as zero
+            return DeviceValue(self.emit("full", (0,), arg.dtype, dims, "full"))
         return DeviceValue(self.emit("load", (), arg.dtype, dims, "load", tensor=arg.name, terms=terms,
-                                     extra_mask=self.as_node(extra_mask), eviction=eviction))
+                                     extra_mask=self.as_node(None if extra_mask is True else extra_mask),
+                                     eviction=eviction))
 
     def store(self, tensor: Any, index: list[Any], value: Any, extra_mask: Any) -> None:
         arg = self.host_tensor(tensor)
         terms, dims = self.index_terms(arg, index)
+        if extra_mask is False:  # a constant mask that keeps nothing: nothing is written
+            return
+        extra_mask = None if extra_mask is True else extra_mask
         self.emit("store", (self.stored_value(value, dims, arg.dtype),), arg.dtype, (), "store",
                   tensor=arg.name, terms=terms, index_dims=dims, extra_mask=self.as_node(extra_mask))
 

@@ -43,7 +43,7 @@ MAX_STATIC_TRIPS = 16     # iterations a tl.static_range may unroll
 REGISTERS = 65536         # 32-bit registers per SM: maxnreg x threads per block must fit
 RANGE_KNOBS = {"range_unroll_factors": 0, "range_num_stages": 0, "range_multi_buffers": None,
                "range_flattens": None, "range_warp_specializes": None}
-WARP_SPECIALIZE_WARPS = 4  # Triton's Hopper pass splits 4 warps into producer and consumer groups
+WARP_SPECIALIZE_WARPS = 4  # Triton's Hopper pass runs a producer group and two consumer groups of 4
 HAS_WARP_SPECIALIZE = "warp_specialize" in inspect.signature(tl.range.__init__).parameters
 
 
@@ -59,7 +59,7 @@ def tile_bounds(block: Block, registered: dict[int, tuple[int, int]]) -> tuple[i
 def build_space(blocks: list[Block], functions: list[DeviceFunction],
                 registered: dict[int, tuple[int, int]], hopper: bool = False) -> Space:
     """The typed space of a bound kernel; its default is the heuristic config (``hopper``: for an
-    sm_90+ GPU, whose large matmuls default to the TMA pipeline)."""
+    sm_90 GPU, whose large matmuls default to the TMA pipeline)."""
     tiles = sorted((b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)
     reductions = sorted((b for b in blocks if b.kind == "reduction"), key=lambda b: b.knob)
     loopable = set().union(*(loopable_reductions(f) for f in functions)) if functions else set()
@@ -443,8 +443,11 @@ def _tma_pipeline(functions: list[DeviceFunction], defaults: dict[str, Any], til
     forms = ["tensor_descriptor" if "tensor_descriptor" in indexing.options(fn, n) else "pointer" for n in sites]
     if any(form != "tensor_descriptor" for n, form in zip(sites, forms) if id(n) in operands):
         return {}
-    return {"block_sizes": [sizes[b.knob] for b in tiles], "indexing": forms, "pid_type": "persistent_blocked",
-            "range_flattens": [True], "num_warps": 8, "num_stages": 3}
+    pipeline = {"block_sizes": [sizes[b.knob] for b in tiles], "indexing": forms, "pid_type": "persistent_blocked",
+                "range_flattens": [True], "num_warps": 8, "num_stages": 3}
+    if resources.shared_memory_bytes(functions, {**defaults, **pipeline}) > SHARED_MEMORY:
+        return {}  # e.g. fp32 operands: 3 stages of 128x256x64 do not fit
+    return pipeline
 
 
 def _programs(functions: list[DeviceFunction], size_of: Callable[[Block], int]) -> int:

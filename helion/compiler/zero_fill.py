@@ -8,10 +8,10 @@ whole dim from 0), the host allocates ``out`` with ``torch.empty_like`` (``torch
 ``torch.where(keep, v, 0)`` under the bounds mask alone, so every element is still written.
 
 Host side (:func:`mark_candidates`, syntax only): a top-level ``NAME = torch.zeros(...)``,
-``torch.zeros_like(...)`` or ``x.new_zeros(...)``, NAME assigned nowhere else, and the next
-top-level statement that mentions NAME is a device loop. Device side (:func:`covering_store`,
-after tracing): that loop stores to NAME once, at the top of its body, over the whole tensor, and
-never reads it.
+``torch.zeros_like(...)`` or ``x.new_zeros(...)`` without ``out=``, NAME assigned nowhere else and
+named by no nested function or lambda, and the next top-level statement that mentions NAME is a
+device loop. Device side (:func:`covering_store`, after tracing): that loop stores to NAME once,
+in its body's top level (not in an inner loop), over the whole tensor, and never reads it.
 """
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ from .ir import DeviceFunction, Node
 from .source import KernelSource
 
 ALLOC = "__helion_alloc__"
-EMPTY_OF: dict[Any, Callable[..., Any]] = {torch.zeros: torch.empty, torch.zeros_like: torch.empty_like}
+ZERO_FILLS = (torch.zeros, torch.zeros_like)  # and the method Tensor.new_zeros
+EMPTY_OF: dict[Any, Callable[..., Any]] = {  # the twin that skips the fill (tests poison it)
+    torch.zeros: torch.empty, torch.zeros_like: torch.empty_like,
+    "new_zeros": lambda tensor: tensor.new_empty}
 
 
 def mark_candidates(source: KernelSource, body: list[ast.stmt], launch: str) -> dict[int, list[str]]:
@@ -38,10 +41,13 @@ def mark_candidates(source: KernelSource, body: list[ast.stmt], launch: str) -> 
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             stores[node.id] = stores.get(node.id, 0) + 1
     params = {a.arg for a in ast.walk(source.tree.args) if isinstance(a, ast.arg)}
+    closures = {n.id for fn in ast.walk(ast.Module(body=body, type_ignores=[]))
+                if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                for n in ast.walk(fn) if isinstance(n, ast.Name)}  # may read NAME at any time
     found: dict[int, list[str]] = {}
     for at, stmt in enumerate(body):
         name = _zeros_assignment(source, stmt)
-        if name is None or stores[name] != 1 or name in params:
+        if name is None or stores[name] != 1 or name in params or name in closures:
             continue
         loop = next((_launch_index(s, launch) for s in body[at + 1:] if _mentions(s, name)), None)
         if loop is None:
@@ -56,9 +62,11 @@ def _zeros_assignment(source: KernelSource, stmt: ast.stmt) -> str | None:
     if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
             and isinstance(stmt.value, ast.Call)):
         return None
+    if any(k.arg == "out" for k in stmt.value.keywords):  # fills a tensor that exists already
+        return None
     func = stmt.value.func
     resolved = source.resolve_dotted(func)
-    if (isinstance(func, ast.Attribute) and func.attr == "new_zeros") or any(resolved is f for f in EMPTY_OF):
+    if (isinstance(func, ast.Attribute) and func.attr == "new_zeros") or any(resolved is f for f in ZERO_FILLS):
         return stmt.targets[0].id
     return None
 
@@ -81,7 +89,7 @@ def allocator(elided: frozenset[str]) -> Callable[[str, Callable[..., Any]], Cal
             return zeros
         if getattr(zeros, "__name__", None) == "new_zeros" and isinstance(getattr(zeros, "__self__", None),
                                                                         torch.Tensor):
-            return zeros.__self__.new_empty
+            return EMPTY_OF["new_zeros"](zeros.__self__)
         return EMPTY_OF.get(zeros, zeros)
     return alloc
 

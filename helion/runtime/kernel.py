@@ -174,7 +174,7 @@ class BoundKernel:
         self.arg_dtypes = [str(a.dtype).replace("torch.", "") for a in args if isinstance(a, torch.Tensor)]
         self._trace(args)
         self.elided_fills = frozenset(n for f in self.functions if f is not None for n in f.elided_fills)
-        hopper = self.gpu and torch.cuda.get_device_capability(self.device)[0] >= 9
+        hopper = self.gpu and torch.cuda.get_device_capability(self.device)[0] == 9  # sm_90: H100 / H200
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
                                         self.registered, hopper=hopper)
         self._compiled: dict[str, Callable[..., Any]] = {}
