@@ -72,6 +72,10 @@ def _recipes(config: dict[str, Any]) -> list[dict[str, Any]]:
         if "indexing" in config:  # all three: the next tile's TMA loads overlap this one's epilogue
             out.append({"pid_type": "persistent_blocked", "range_flattens": [True] * len(config["range_flattens"]),
                         "indexing": ["tensor_descriptor"] * len(config["indexing"])})
+    if "epilogue_subtiles" in config and "range_flattens" in config:  # the store in halves: a 4th stage fits
+        out.append({"pid_type": "persistent_interleaved", "range_flattens": [True] * len(config["range_flattens"]),
+                    "indexing": ["tensor_descriptor"] * len(config["indexing"]), "num_stages": 4,
+                    "epilogue_subtiles": [2] * len(config["epilogue_subtiles"])})
     if "range_warp_specializes" in config and "indexing" in config:  # TMA producer warp, two consumer groups
         out.append({"range_warp_specializes": [True] * len(config["range_warp_specializes"]), "num_warps": 4,
                     "indexing": ["tensor_descriptor"] * len(config["indexing"])})

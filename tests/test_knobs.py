@@ -270,6 +270,40 @@ def test_hopper_default_of_a_large_matmul_is_the_tma_pipeline(size, pipelined) -
     assert fp32_space.default()["pid_type"] == "flat"
 
 
+@pytest.mark.parametrize(("module_name", "kernel_name", "size", "pid_type"), [
+    ("matmul", "matmul", (100, 72, 132), "flat"), ("matmul", "matmul", (100, 72, 132), "persistent_interleaved"),
+    ("bmm", "bmm", (3, 64, 48, 64), "persistent_interleaved"),  # stacked rows: 32 divides 64
+    ("bmm", "bmm", (3, 40, 48, 64), "flat")])                   # one descriptor per matrix
+def test_epilogue_subtiles_store_two_halves(module_name, kernel_name, size, pid_type) -> None:
+    """``epilogue_subtiles=[2]`` stores a TMA block as two halves of its last dim (half the
+    shared-memory buffer): the descriptor's box is halved and both halves are stored."""
+    module, args, bound = _bound(module_name, kernel_name, size)
+    tiles = [32, 32, 16] if module_name == "matmul" else [1, 32, 32, 16]
+    config = dict(bound.config_space.default(), block_sizes=tiles, pid_type=pid_type,
+                  indexing=["tensor_descriptor"] * 3, epilogue_subtiles=[2])
+    code = bound.to_triton_code(config)
+    n_tile = "_BLOCK_SIZE_1" if module_name == "matmul" else "_BLOCK_SIZE_2"
+    assert f"{n_tile} // 2])" in code  # the output's box: the n tile cut in two
+    assert code.count("_0, store_0_1 = tl.split(") == 1 and code.count(".store([") == 2
+    assert f" + {n_tile} // 2], store_0_1)" in code
+    _check(module, kernel_name, bound, args, config)
+
+
+def test_epilogue_subtiles_let_a_fourth_stage_fit() -> None:
+    """bmm's 128x256x64 TMA pipeline: 4 stages fit in shared memory only with the store in two
+    halves (sm_90 compile: 229408 bytes, H100 0.058 ms vs 0.063 for 3 stages whole); a split of a
+    pointer store is repaired away."""
+    _, _, bound = _bound("bmm", "bmm", (16, 1024, 1024, 1024), "meta", torch.bfloat16)
+    config = dict(bound.config_space.default(), block_sizes=[1, 128, 256, 64], indexing=["tensor_descriptor"] * 3,
+                  pid_type="persistent_interleaved", range_flattens=[True], num_stages=4, epilogue_subtiles=[2])
+    [compiled] = compile_for_target(bound, config)
+    assert compiled["shared_bytes"] <= 232448
+    with pytest.raises(helion.exc.InvalidConfig, match="shared_memory"):
+        bound.normalize_config(dict(config, epilogue_subtiles=[1]))
+    pointer_store = dict(config, indexing=["tensor_descriptor", "tensor_descriptor", "pointer"])
+    assert bound.normalize_config(pointer_store)["epilogue_subtiles"] == [1]
+
+
 def test_batched_matmul_default_order_puts_the_batch_dim_last() -> None:
     """Programs that run together share one matrix's operands in L2: m varies fastest, the batch slowest."""
     module, args, bound = _bound("bmm", "bmm", (3, 37, 50, 20))

@@ -122,6 +122,11 @@ class ResolvedConfig:
             form = forms[memory + i] if memory + i < len(forms) else "pointer"
             usable = form in indexing.options(fn, node) and not self.flat  # flat values are 1-D
             self.indexing[id(node)] = form if usable else "pointer"
+        splits = config.get("epilogue_subtiles", [])
+        split = sites.get("splits", 0)
+        self.subtiles = {id(n): int(splits[split + i]) for i, n in enumerate(indexing.splittable_stores(fn))
+                         if split + i < len(splits) and int(splits[split + i]) > 1
+                         and self.indexing[id(n)] == "tensor_descriptor"}  # store site -> pieces
         policies = config.get("load_eviction_policies", [])
         loads = [n for n in fn.walk() if n.op == "load"]
         self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
@@ -145,10 +150,11 @@ class ResolvedConfig:
 def site_offsets(functions: list[DeviceFunction]) -> list[dict[str, int]]:
     """Per device function, where its sites start in the per-site knob lists (grids with several
     dims, nested loops, loads), so several device loops of one kernel share the lists."""
-    offsets, counts = [], {"grids": 0, "loops": 0, "loads": 0, "memory": 0}
+    offsets, counts = [], {"grids": 0, "loops": 0, "loads": 0, "memory": 0, "splits": 0}
     for fn in functions:
         offsets.append(dict(counts))
         counts["memory"] += len(indexing.memory_sites(fn))
+        counts["splits"] += len(indexing.splittable_stores(fn))
         counts["grids"] += len(fn.grid_blocks) > 1
         counts["loops"] += sum(1 for n in fn.walk() if n.op == "for")
         counts["loads"] += sum(1 for n in fn.walk() if n.op == "load")
@@ -382,14 +388,14 @@ class KernelCodegen:
             if id(node) in self.cfg.squeezed_sites:
                 if self.stacked_rows(node):  # one 2-D descriptor over the matrices stacked row-wise
                     arg = self.fn.tensor_args[node.attrs["tensor"]]
-                    block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in node.attrs["terms"][1:]))
+                    block_shape = self.box_text(node, [p for _, p, _ in node.attrs["terms"][1:]])
                     self.squeezed_descriptors += 1
                     self.line(f"{node.name}_desc = tl.make_tensor_descriptor({arg.name}, shape="
                               f"{[arg.shape[0] * arg.shape[1], arg.shape[2]]}, strides={list(arg.strides[1:])}, "
                               f"block_shape={block_shape})")
                 continue
             arg = self.fn.tensor_args[node.attrs["tensor"]]
-            block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in node.attrs["terms"]))
+            block_shape = self.box_text(node, [p for _, p, _ in node.attrs["terms"]])
             key = (arg.name, block_shape)
             if key in self.descriptor_names:
                 continue
@@ -398,6 +404,14 @@ class KernelCodegen:
             self.descriptor_names[key] = name
             self.line(f"{name} = tl.make_tensor_descriptor({arg.name}, shape={list(arg.shape)}, "
                       f"strides={list(arg.strides)}, block_shape={block_shape})")
+
+    def box_text(self, node: Node, blocks: list[int]) -> str:
+        """A TMA site's box: its tile, the last dim cut into ``epilogue_subtiles`` pieces."""
+        sizes = [self.size_text(Dim(block=b)) for b in blocks]
+        pieces = self.cfg.subtiles.get(id(node), 1)
+        if pieces > 1:
+            sizes[-1] = f"{sizes[-1]} // {pieces}"
+        return "[" + ", ".join(sizes) + "]"
 
     def stacked_rows(self, node: Node) -> bool:
         """Whether a TMA load of one matrix of a 3-D batch can read a 2-D view of all the
@@ -408,14 +422,14 @@ class KernelCodegen:
             return False
         return arg.shape[1] % self.cfg.sizes[node.attrs["terms"][1][1]] == 0
 
-    def matrix_offsets(self, node: Node) -> str:
+    def matrix_offsets(self, node: Node) -> list[str]:
         """A squeezed TMA site's offsets in its 2-D descriptor (``stacked_rows`` or per matrix)."""
         terms = node.attrs["terms"]
         offsets = [self.block_offset(p) for _, p, _ in terms[1:]]
         if self.stacked_rows(node):  # the matrix's first row in the stacked view
             rows = self.fn.tensor_args[node.attrs["tensor"]].shape[1]
             offsets[0] = f"offset_{terms[0][1]} * {rows} + {offsets[0]}"
-        return ", ".join(offsets)
+        return offsets
 
     def matrix_descriptors(self) -> None:
         """A TMA load of one matrix of a batch (``ResolvedConfig.squeezed_sites``) that cannot use
@@ -428,7 +442,7 @@ class KernelCodegen:
             self.squeezed_descriptors += 1
             arg = self.fn.tensor_args[node.attrs["tensor"]]
             terms = node.attrs["terms"]
-            block_shape = self.shape_text(tuple(Dim(block=p) for _, p, _ in terms[1:]))
+            block_shape = self.box_text(node, [p for _, p, _ in terms[1:]])
             self.line(f"{node.name}_desc = tl.make_tensor_descriptor({arg.name} + offset_{terms[0][1]} * "
                       f"{arg.strides[0]}, shape={list(arg.shape[1:])}, strides={list(arg.strides[1:])}, "
                       f"block_shape={block_shape})")
@@ -447,7 +461,7 @@ class KernelCodegen:
         offsets = "[" + ", ".join(self.block_offset(b) for b in blocks) + "]"
         shape = self.shape_text(tuple(Dim(block=b) for b in blocks))
         if self.cfg.indexing[id(node)] == "tensor_descriptor":
-            return f"{self.descriptor_names[(arg.name, shape)]}", [], offsets
+            return f"{self.descriptor_names[(arg.name, self.box_text(node, blocks))]}", [], offsets
         order = sorted(range(len(blocks)), key=lambda d: arg.strides[d])
         checks = [d for d, b in enumerate(blocks) if self.maskable(b)]
         pointer = (f"tl.make_block_ptr({arg.name}, {list(arg.shape)}, {list(arg.strides)}, {offsets}, "
@@ -672,7 +686,7 @@ class KernelCodegen:
     def op_load(self, node: Node) -> None:
         form = self.cfg.indexing.get(id(node), "pointer")
         if form == "tensor_descriptor" and id(node) in self.cfg.squeezed_sites:
-            self.assign(node, f"{node.name}_desc.load([{self.matrix_offsets(node)}])")
+            self.assign(node, f"{node.name}_desc.load([{', '.join(self.matrix_offsets(node))}])")
             self.squeezed.add(id(node))
             return
         if form != "pointer":
@@ -704,7 +718,7 @@ class KernelCodegen:
         if id(node) in self.cfg.squeezed_sites:  # one matrix of a batch, from a 2-D accumulator
             value = self.squeezed_ref(node.args[0])
             if form == "tensor_descriptor":
-                self.line(f"{node.name}_desc.store([{self.matrix_offsets(node)}], {value})")
+                self.tma_store(node, f"{node.name}_desc", self.matrix_offsets(node), value, dims[1:])
                 return
             mask = self.mask_for(dims[1:])
             pointer = self.pointer(node, dims[1:], dims[0].block)
@@ -716,7 +730,7 @@ class KernelCodegen:
             if node.args[0].dims != dims:
                 value = f"tl.broadcast_to({value}, {self.shape_text(dims)})"
             if form == "tensor_descriptor":
-                self.line(f"{access}.store({offsets}, {value})")
+                self.tma_store(node, access, [self.block_offset(p) for _, p, _ in node.attrs["terms"]], value, dims)
             else:
                 check = f", boundary_check={tuple(checks)}" if checks else ""
                 self.line(f"tl.store({access}, {value}{check})")
@@ -726,6 +740,22 @@ class KernelCodegen:
         if mask:
             args.append(mask)
         self.line(f"tl.store({', '.join(args)})")
+
+    def tma_store(self, node: Node, descriptor: str, offsets: list[str], value: str, dims: tuple[Dim, ...]) -> None:
+        """``descriptor.store``; under ``epilogue_subtiles`` the block goes as two halves of its
+        last dim, each through half the shared-memory buffer (so a deeper pipeline fits)."""
+        if self.cfg.subtiles.get(id(node), 1) == 1:
+            self.line(f"{descriptor}.store([{', '.join(offsets)}], {value})")
+            return
+        sizes = [self.size_text(d) for d in dims]
+        half = f"{sizes[-1]} // 2"
+        rank = len(dims)
+        self.line(f"{node.name}_pair = tl.permute(tl.reshape({value}, [{', '.join(sizes[:-1] + ['2', half])}]), "
+                  f"{list(range(rank - 1)) + [rank, rank - 1]})")
+        self.line(f"{node.name}_0, {node.name}_1 = tl.split({node.name}_pair)")
+        for piece in range(2):
+            at = offsets[:-1] + [offsets[-1] if piece == 0 else f"{offsets[-1]} + {half}"]
+            self.line(f"{descriptor}.store([{', '.join(at)}], {node.name}_{piece})")
 
     def op_atomic_add(self, node: Node) -> None:
         dims = node.attrs["index_dims"]

@@ -22,6 +22,14 @@ def memory_sites(fn: DeviceFunction) -> list[Node]:
     return [n for n in fn.walk() if n.op in ("load", "store")]
 
 
+def splittable_stores(fn: DeviceFunction) -> list[Node]:
+    """Stores that may go through TMA and end in a tile dim: the sites of ``epilogue_subtiles``
+    (the stored block written as two halves of that dim, through half the shared memory)."""
+    return [n for n in memory_sites(fn) if n.op == "store" and n.attrs["terms"]
+            and n.attrs["terms"][-1][0] == "block" and fn.block(n.attrs["terms"][-1][1]).kind == "tile"
+            and "tensor_descriptor" in options(fn, n)]
+
+
 def options(fn: DeviceFunction, node: Node) -> list[str]:
     """The indexing forms ``node`` may use; ``pointer`` first."""
     choices = ["pointer"]

@@ -16,7 +16,7 @@ import triton.language as tl
 from search import Enum, Integer, ListOf, Permutation, PowerOfTwo, Space
 
 from . import flatten, indexing, resources
-from .codegen import ResolvedConfig, next_power_of_2, static_range_ok
+from .codegen import ResolvedConfig, next_power_of_2, site_offsets, static_range_ok
 from .ir import Block, DeviceFunction
 from .reduction_loops import loopable_reductions
 
@@ -127,6 +127,9 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
                           repair=lambda c: {**c, "range_warp_specializes": [None] * len(c["range_warp_specializes"])},
                           message=f"range_warp_specializes needs num_warps={WARP_SPECIALIZE_WARPS} (on sm_90 Triton "
                                   "splits them into a producer and two consumer warp groups; otherwise it is a no-op)"),
+        search.Constraint("epilogue_subtiles_tma", lambda c: not _untaken_splits(functions, c),
+                          repair=lambda c: _clear_untaken_splits(functions, c),
+                          message="epilogue_subtiles applies to stores through a tensor descriptor (TMA)"),
         search.Constraint("flatten_order", lambda c: not _flat_with_order(c), repair=_clear_flat_order,
                           message="loop_orders and l2_groupings do not apply to a flattened grid"),
         search.Constraint("shared_memory", lambda c: resources.shared_memory_bytes(functions, c) <= SHARED_MEMORY,
@@ -168,6 +171,9 @@ def _site_knobs(functions: list[DeviceFunction]) -> dict[str, Any]:
     forms = [indexing.options(f, n) for f in functions for n in indexing.memory_sites(f)]
     if any(len(f) > 1 for f in forms):
         knobs["indexing"] = ListOf([Enum(f, default="pointer") for f in forms])
+    splits = sum(len(indexing.splittable_stores(f)) for f in functions)
+    if splits:
+        knobs["epilogue_subtiles"] = ListOf(Enum([1, 2], default=1), splits)
     return knobs
 
 
@@ -223,19 +229,38 @@ def _clear_flat_order(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "loop_orders": orders, "l2_groupings": groups}
 
 
+def _untaken_splits(functions: list[DeviceFunction], config: dict[str, Any]) -> list[int]:
+    """Positions in ``epilogue_subtiles`` asking to split a store that is not a TMA store."""
+    splits = config.get("epilogue_subtiles", [])
+    untaken = []
+    for fn, sites in zip(functions, site_offsets(functions)):
+        cfg = ResolvedConfig(fn, config, sites)
+        for i, node in enumerate(indexing.splittable_stores(fn), sites["splits"]):
+            if i < len(splits) and splits[i] > 1 and id(node) not in cfg.subtiles:
+                untaken.append(i)
+    return untaken
+
+
+def _clear_untaken_splits(functions: list[DeviceFunction], config: dict[str, Any]) -> dict[str, Any]:
+    untaken = set(_untaken_splits(functions, config))
+    return {**config, "epilogue_subtiles": [1 if i in untaken else v for i, v in enumerate(config["epilogue_subtiles"])]}
+
+
 def _descriptor_blocks_fit(functions: list[DeviceFunction], config: dict[str, Any]) -> bool:
-    """TMA boxes: at most 256 elements per dim, at least 16 bytes in the contiguous dim and
-    ``MIN_TMA_BYTES`` in all."""
+    """TMA boxes (a store's cut into its ``epilogue_subtiles``): at most 256 elements per dim, at
+    least 16 bytes in the contiguous dim and ``MIN_TMA_BYTES`` in all."""
     forms = config.get("indexing", [])
     position = 0
-    for fn in functions:
-        sizes = ResolvedConfig(fn, config).sizes
+    for fn, sites in zip(functions, site_offsets(functions)):
+        cfg = ResolvedConfig(fn, config, sites)
+        sizes = cfg.sizes
         for node in indexing.memory_sites(fn):
             form = forms[position] if position < len(forms) else "pointer"
             position += 1
             if form != "tensor_descriptor":
                 continue
             box = [sizes[p] for _, p, _ in node.attrs["terms"]]
+            box[-1] //= cfg.subtiles.get(id(node), 1)
             width = fn.tensor_args[node.attrs["tensor"]].dtype.itemsize
             if max(box) > 256 or box[-1] * width < 16 or math.prod(box) * width < MIN_TMA_BYTES:
                 return False
