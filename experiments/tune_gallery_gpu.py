@@ -551,8 +551,10 @@ def select_cases(names: set[str] | None, all_sizes: bool) -> list[tuple]:
             sizes = module.GPU_SIZES if all_sizes or module_name == "matmul" else module.GPU_SIZES[:1]
             if module_name == "matmul" and kernel_name != "matmul":
                 sizes = module.GPU_SIZES[:1]
-            if kernel_name in sized:
+            if kernel_name in sized and kernel_name not in names:  # only the sizes named (or all of them too)
                 sizes = [s for s in module.GPU_SIZES if _size_name(s) in sized[kernel_name]]
+            elif kernel_name in sized:
+                sizes = list(dict.fromkeys([*sizes, *(s for s in module.GPU_SIZES if _size_name(s) in sized[kernel_name])]))
             for size in sizes:
                 cases.append((module_name, kernel_name, tuple(size), torch.bfloat16))
     return cases

@@ -250,22 +250,26 @@ def test_maxnreg_must_leave_room_beyond_the_accumulator() -> None:
     assert bound.normalize_config(dict(config, maxnreg=256))["maxnreg"] == 256
 
 
-@pytest.mark.parametrize(("size", "pipelined"), [((4096, 4096, 4096), True), ((16384, 512, 4096), True),
-                                                 ((512, 512, 512), False)])
-def test_hopper_default_of_a_large_matmul_is_the_tma_pipeline(size, pipelined) -> None:
-    """On sm_90 a matmul with at least 256 tiles of 128 x 256 defaults to TMA sites on a persistent
-    grid flattened with the k loop; it compiles within shared memory. Other devices keep pointers."""
-    _, _, bound = _bound("matmul", "matmul", size, "meta", torch.bfloat16)
+@pytest.mark.parametrize(("module_name", "size", "pipelined"), [
+    ("matmul", (4096, 4096, 4096), True), ("matmul", (16384, 512, 4096), True), ("matmul", (512, 512, 512), False),
+    ("bmm", (16, 1024, 1024, 1024), True), ("bmm", (2, 512, 256, 512), False)])
+def test_hopper_default_of_a_large_matmul_is_the_tma_pipeline(module_name, size, pipelined) -> None:
+    """On sm_90 a matmul (or a batch of them) with at least 256 tiles of 128 x 256 defaults to TMA
+    sites on an interleaved persistent grid flattened with the k loop, its store in two halves and
+    4 stages; it compiles within shared memory. Other devices keep pointers."""
+    _, _, bound = _bound(module_name, module_name, size, "meta", torch.bfloat16)
     assert bound.config_space.default()["pid_type"] == "flat"  # not a GPU: the portable default
     space = build_space(bound.blocks, [f for f in bound.functions if f is not None], bound.registered, hopper=True)
     default = space.default()
-    assert (default["pid_type"] == "persistent_blocked") == pipelined
+    assert (default["pid_type"] == "persistent_interleaved") == pipelined
     if pipelined:
-        assert default["block_sizes"] == [128, 256, 64] and default["range_flattens"] == [True]
+        assert default["block_sizes"][-3:] == [128, 256, 64] and default["range_flattens"] == [True]
         assert default["indexing"] == ["tensor_descriptor"] * 3 and default["num_warps"] == 8
+        assert default["epilogue_subtiles"] == [2] and default["num_stages"] == 4
+        assert default["l2_groupings"] == ([8] if module_name == "matmul" else [2])
         [compiled] = compile_for_target(bound, default)
         assert compiled["shared_bytes"] <= 232448
-    _, _, fp32 = _bound("matmul", "matmul", size, "meta", torch.float32)  # 3 stages would not fit
+    _, _, fp32 = _bound(module_name, module_name, size, "meta", torch.float32)  # 3 stages would not fit
     fp32_space = build_space(fp32.blocks, [f for f in fp32.functions if f is not None], fp32.registered, hopper=True)
     assert fp32_space.default()["pid_type"] == "flat"
 
