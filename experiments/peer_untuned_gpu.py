@@ -32,7 +32,7 @@ from experiments.gallery_gpu import PLAIN_TORCH, Timer, _upcast, compare_outputs
 from experiments.kernels import GALLERY, reference_for
 from experiments.kernels.checking import clone_inputs, make_inputs, stable_seed
 
-RUNS = [f"experiments/data/tune_gallery_h100/run{n}.json" for n in (12, 13, 14, 15, 16, 20, 21)]
+RUNS = [f"experiments/data/tune_gallery_h100/run{n}.json" for n in (12, 13, 14, 15, 16, 20, 21, 22, 23, 24, 25, 26, 27, 29)]
 
 
 def _inputs(case: dict[str, Any]) -> tuple:
