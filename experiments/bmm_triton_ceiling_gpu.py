@@ -19,10 +19,9 @@ import torch
 import triton
 import triton.language as tl
 
+from experiments.bmm_vs_matmul_gpu import BATCH, M, N, bmm_inputs
 from experiments.gallery_gpu import Timer, environment
 from experiments.kernels import GALLERY
-
-BATCH, M, K, N = 16, 1024, 1024, 1024
 OURS = {"block_sizes": [1, 128, 256, 64], "l2_groupings": [2], "pid_type": "persistent_interleaved",
         "num_stages": 4, "num_warps": 8, "indexing": ["pointer"] * 3, "range_flattens": [None]}
 
@@ -78,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("needs a CUDA device")
     device = torch.device("cuda")
     triton.set_allocator(lambda size, alignment, stream: torch.empty(size, dtype=torch.int8, device=device))
-    generator = torch.Generator(device=device).manual_seed(0)
-    a = torch.randn(BATCH, M, K, device=device, generator=generator, dtype=torch.bfloat16)
-    b = torch.randn(BATCH, K, N, device=device, generator=generator, dtype=torch.bfloat16)
+    a, b = bmm_inputs(device)
     expected = torch.bmm(a.float(), b.float())
     sms = torch.cuda.get_device_properties(device).multi_processor_count
     ours = GALLERY["bmm"].KERNELS["bmm"].bind((a, b)).compile_config(OURS)
