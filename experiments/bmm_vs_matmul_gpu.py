@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: statistics.median(t) for name, t in zip(calls, times)}
     meta = environment(device)
     print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; {meta['date']}")
-    print(f"\n| kernel | ms | of its cuBLAS |\n|---|---|---|")
+    print("\n| kernel | ms | of its cuBLAS |\n|---|---|---|")
     for name, ms in medians.items():
         ref = medians["cuBLAS bmm"] if name.startswith(("bmm", "cuBLAS bmm")) else medians["cuBLAS mm 16384x1024x1024"]
         print(f"| {name} | {ms:.4f} | {ref / ms:.2f} |")
