@@ -11,7 +11,6 @@ torch, then all are timed one call of each in turn with cuBLAS and our tuned con
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 
@@ -20,8 +19,9 @@ import triton
 import triton.language as tl
 
 from experiments.bmm_vs_matmul_gpu import BATCH, M, N, bmm_inputs
-from experiments.gallery_gpu import Timer, environment
+from experiments.gallery_gpu import Timer, environment, gpu_script_args
 from experiments.kernels import GALLERY
+
 OURS = {"block_sizes": [1, 128, 256, 64], "l2_groupings": [2], "pid_type": "persistent_interleaved",
         "num_stages": 4, "num_warps": 8, "indexing": ["pointer"] * 3, "range_flattens": [None]}
 
@@ -70,12 +70,7 @@ VARIANTS = {  # name -> (BM, BN, BK, GROUP, SPLIT, FLATTEN, num_stages, num_warp
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=60)
-    args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        parser.error("needs a CUDA device")
-    device = torch.device("cuda")
+    args, device = gpu_script_args(__doc__, argv, repeats=60)
     triton.set_allocator(lambda size, alignment, stream: torch.empty(size, dtype=torch.int8, device=device))
     a, b = bmm_inputs(device)
     expected = torch.bmm(a.float(), b.float())

@@ -9,13 +9,12 @@ then all are timed in turn (``Timer.interleaved_ms``) with cuBLAS ``bmm`` and ``
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 
 import torch
 
-from experiments.gallery_gpu import Timer, environment
+from experiments.gallery_gpu import Timer, environment, gpu_script_args
 from experiments.kernels import GALLERY
 
 BATCH, M, K, N = 16, 1024, 1024, 1024
@@ -49,12 +48,7 @@ def bmm_inputs(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=60)
-    args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        parser.error("needs a CUDA device")
-    device = torch.device("cuda")
+    args, device = gpu_script_args(__doc__, argv, repeats=60)
     a, b = bmm_inputs(device)
     a2, b2 = a.reshape(BATCH * M, K), b[0].contiguous()
     bmm, matmul = GALLERY["bmm"].KERNELS["bmm"], GALLERY["matmul"].KERNELS["matmul"]

@@ -95,6 +95,17 @@ PLAIN_TORCH: dict[str, Callable[..., Any]] = {
 # Timing
 
 
+def gpu_script_args(doc: str, argv: list[str] | None, repeats: int) -> tuple[argparse.Namespace, torch.device]:
+    """``--repeats`` of a GPU-only experiment script (described by ``doc``'s first paragraph) and
+    its device; exits with a usage error where there is no CUDA device."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=repeats)
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        parser.error("needs a CUDA device")
+    return args, torch.device("cuda")
+
+
 class Timer:
     """Per-repeat times in ms: CUDA events around the call after an L2 flush, or the host clock on CPU.
 

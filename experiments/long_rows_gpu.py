@@ -10,13 +10,12 @@ and 2048-element chunks with 4 and 16 warps (the old default's shape), one call 
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 
 import torch
 
-from experiments.gallery_gpu import Timer, compare_outputs, environment, tolerance_for
+from experiments.gallery_gpu import Timer, compare_outputs, environment, gpu_script_args, tolerance_for
 from experiments.kernels import GALLERY, reference_for
 from experiments.kernels.checking import make_inputs
 
@@ -28,12 +27,7 @@ VARIANTS = {"whole, 8 warps": (None, 8), "whole, 16 warps": (None, 16), "whole, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        parser.error("needs a CUDA device")
-    device = torch.device("cuda")
+    args, device = gpu_script_args(__doc__, argv, repeats=30)
     timer = Timer(device, args.repeats, 3)
     meta = environment(device)
     print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; {meta['date']}\n")

@@ -50,6 +50,7 @@ from experiments.gallery_gpu import (MATMUL_MODULES, PLAIN_TORCH, Timer, _as_tup
 from experiments.kernels import GALLERY, GALLERY_NAMES, reference_for
 from experiments.kernels.checking import clone_inputs, make_inputs, stable_seed
 from helion.compiler.space import build_space
+from helion.runtime.kernel import is_hopper
 
 TARGETS = {"add": 0.93, "softmax": 0.93, "rms_norm": 0.93, "layer_norm": 0.93,
            "matmul": 0.90}  # issue #3: fraction of copy bandwidth / of same-size cuBLAS
@@ -344,9 +345,9 @@ def check_counts(configs: list[dict], checks: list[dict]) -> dict[str, Any]:
 
 
 def quick_times(configs: list[dict], checks: list[dict], bound: Any, args: tuple,
-                quick: Timer, timed: list[tuple[float, dict]]) -> None:
-    """Adds (short-timing ms, config) of each correct candidate to ``timed``, sorted fastest first."""
-    screen = Timer(quick.device, 1, 1)
+                quick: Timer, screen: Timer, timed: list[tuple[float, dict]]) -> None:
+    """Adds (short-timing ms, config) of each correct candidate to ``timed``, sorted fastest first
+    (``screen`` times the one call that decides whether ``quick`` times it again)."""
     for config, check in zip(configs, checks):
         if check["status"] != "ok":
             continue
@@ -551,10 +552,9 @@ def select_cases(names: set[str] | None, all_sizes: bool) -> list[tuple]:
             sizes = module.GPU_SIZES if all_sizes or module_name == "matmul" else module.GPU_SIZES[:1]
             if module_name == "matmul" and kernel_name != "matmul":
                 sizes = module.GPU_SIZES[:1]
-            if kernel_name in sized and kernel_name not in names:  # only the sizes named (or all of them too)
-                sizes = [s for s in module.GPU_SIZES if _size_name(s) in sized[kernel_name]]
-            elif kernel_name in sized:
-                sizes = list(dict.fromkeys([*sizes, *(s for s in module.GPU_SIZES if _size_name(s) in sized[kernel_name])]))
+            if kernel_name in sized:  # the sizes named, beside the usual ones when the bare name is given too
+                picked = [s for s in module.GPU_SIZES if _size_name(s) in sized[kernel_name]]
+                sizes = list(dict.fromkeys([*sizes, *picked])) if kernel_name in names else picked
             for size in sizes:
                 cases.append((module_name, kernel_name, tuple(size), torch.bfloat16))
     return cases
@@ -593,12 +593,13 @@ def main(argv: list[str] | None = None) -> int:
             bare = [n.split("@")[0] for n in names]
             cases.sort(key=lambda c: bare.index(c[1]) if c[1] in bare else bare.index(c[0]))
     timer, quick = Timer(device, args.repeats, 3), Timer(device, 8 if device.type == "cuda" else 1, 1)
+    screen = Timer(device, 1, 1)
     meta = {**environment(device), "configs": args.configs, "repeats": args.repeats, "argv": sys.argv[1:]}
     baselines = measure_baselines(timer, device, with_matmul=False)
     print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; copy {baselines['copy_gbps']:.0f} GB/s",
           flush=True)
     grids = json.loads(args.grid.read_text()) if args.grid else {}
-    hopper = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] == 9
+    hopper = is_hopper(device)
     compiler = Compiler(args.workers, device.type)
     plans = []
     for case in cases:  # bind on meta tensors to draw candidates; workers start compiling at once
@@ -624,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         plan["inputs"] = make_inputs(module, size, dtype, device, stable_seed(module_name, size, "tune"))
         plan["bound"] = module.KERNELS[kernel_name].bind(plan["inputs"])
         plan["timed"] = []
-        quick_times(plan["configs"], plan["checks"], plan["bound"], plan["inputs"], quick, plan["timed"])
+        quick_times(plan["configs"], plan["checks"], plan["bound"], plan["inputs"], quick, screen, plan["timed"])
         print(f"[{len(rows)}/{len(cases)}] {kernel_name} {_size_name(size)}: {len(plan['timed'])} correct timed, "
               f"fastest {_fmt(plan['timed'][0][0] if plan['timed'] else None, '.4f')} ms "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -637,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh = _check_all(compiler, timed_plans)
         for plan, checks in zip(timed_plans, fresh):
             quick_times(plan["configs"][-len(checks):] if checks else [], checks, plan["bound"], plan["inputs"],
-                        quick, plan["timed"])
+                        quick, screen, plan["timed"])
             plan["refined"] = len(checks)
     for plan, row in zip(plans, rows):  # 3. finalists against the baselines
         if "timed" not in plan:

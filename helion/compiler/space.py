@@ -232,7 +232,9 @@ def _clear_flat_order(config: dict[str, Any]) -> dict[str, Any]:
 def _untaken_splits(functions: list[DeviceFunction], config: dict[str, Any]) -> list[int]:
     """Positions in ``epilogue_subtiles`` asking to split a store that is not a TMA store."""
     splits = config.get("epilogue_subtiles", [])
-    untaken = []
+    untaken: list[int] = []
+    if not any(v > 1 for v in splits):
+        return untaken
     for fn, sites in zip(functions, site_offsets(functions)):
         cfg = ResolvedConfig(fn, config, sites)
         for i, node in enumerate(indexing.splittable_stores(fn), sites["splits"]):

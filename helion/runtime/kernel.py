@@ -157,6 +157,11 @@ def _meta(value: Any) -> Any:
     return value
 
 
+def is_hopper(device: torch.device) -> bool:
+    """An sm_90 GPU (H100 / H200): the space's defaults use its TMA matmul pipeline."""
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] == 9
+
+
 class BoundKernel:
     """A kernel specialized to one set of argument shapes, dtypes and devices."""
 
@@ -174,9 +179,8 @@ class BoundKernel:
         self.arg_dtypes = [str(a.dtype).replace("torch.", "") for a in args if isinstance(a, torch.Tensor)]
         self._trace(args)
         self.elided_fills = frozenset(n for f in self.functions if f is not None for n in f.elided_fills)
-        hopper = self.gpu and torch.cuda.get_device_capability(self.device)[0] == 9  # sm_90: H100 / H200
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
-                                        self.registered, hopper=hopper)
+                                        self.registered, hopper=is_hopper(self.device))
         self._compiled: dict[str, Callable[..., Any]] = {}
         self.chosen_config: Config | None = None  # what a plain call picked (tuned or given)
         self.numel_max = max([a.numel() for a in args if isinstance(a, torch.Tensor)], default=0)
