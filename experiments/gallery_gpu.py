@@ -52,9 +52,9 @@ import torch.nn.functional as F
 
 from experiments.kernels import GALLERY, GALLERY_NAMES, reference_for
 from experiments.kernels.checking import make_inputs, stable_seed
+from helion.autotune.timing import Timer
 
 MATMUL_MODULES = frozenset({"matmul", "matmul_bias_relu", "bmm"})  # compute-bound: compare with cuBLAS
-FLUSH_BYTES = 256 * 2**20
 COPY_BYTES = {"cuda": 2**30, "cpu": 16 * 2**20}
 BASELINE_MATMUL_SIZE = {"cuda": 4096, "cpu": 256}
 # Triton compiles at the first launch: these errors from the first call are compile errors.
@@ -104,73 +104,6 @@ def gpu_script_args(doc: str, argv: list[str] | None, repeats: int) -> tuple[arg
     if not torch.cuda.is_available():
         parser.error("needs a CUDA device")
     return args, torch.device("cuda")
-
-
-class Timer:
-    """Per-repeat times in ms: CUDA events around the call after an L2 flush, or the host clock on CPU.
-
-    On the GPU, a spin kernel (``torch.cuda._sleep``) runs after each flush for twice the host
-    time of one call (at least 50 us), so the call is queued before its start event fires: the
-    events then measure the GPU's work, not Python's launch overhead, which ``host_ms`` reports.
-    """
-
-    def __init__(self, device: torch.device, repeats: int, warmup: int) -> None:
-        self.device, self.repeats, self.warmup = device, repeats, warmup
-        self._flush = torch.empty(FLUSH_BYTES, dtype=torch.int8, device=device) if device.type == "cuda" else None
-        self._cycles_per_ms = self._calibrate_sleep() if device.type == "cuda" else 0.0
-
-    @staticmethod
-    def _calibrate_sleep() -> float:
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        cycles = 1_000_000
-        for _ in range(2):  # the first launch warms up
-            start.record()
-            torch.cuda._sleep(cycles)
-            end.record()
-            torch.cuda.synchronize()
-        return cycles / max(start.elapsed_time(end), 1e-3)
-
-    def times_ms(self, fn: Callable[[], Any]) -> tuple[list[float], float]:
-        """Calls ``fn`` ``warmup`` times, then times ``repeats`` calls one by one; also the host ms per call."""
-        times, host_ms = self.interleaved_ms([fn])
-        return times[0], host_ms
-
-    def interleaved_ms(self, fns: list[Callable[[], Any]]) -> tuple[list[list[float]], float]:
-        """``times_ms`` of several functions, one call of each in turn per repeat, so clock and
-        temperature drift (10% within a minute of 8192^3 matmuls) falls on all of them alike;
-        also the largest host ms per call."""
-        for fn in fns:
-            for _ in range(self.warmup):
-                fn()
-        if self._flush is None:
-            times: list[list[float]] = [[] for _ in fns]
-            for _ in range(self.repeats):
-                for fn, out in zip(fns, times):
-                    start = time.perf_counter()
-                    fn()
-                    out.append((time.perf_counter() - start) * 1e3)
-            return times, max(statistics.median(t) for t in times)
-        host_ms = 0.0
-        for fn in fns:
-            torch.cuda.synchronize()
-            start_host = time.perf_counter()
-            for _ in range(3):
-                fn()
-            host_ms = max(host_ms, (time.perf_counter() - start_host) * 1e3 / 3)  # enqueue cost
-        torch.cuda.synchronize()
-        sleep_cycles = int(min(max(2 * host_ms, 0.05), 20.0) * self._cycles_per_ms)
-        events = [[(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                   for _ in range(self.repeats)] for _ in fns]
-        for r in range(self.repeats):
-            for fn, pairs in zip(fns, events):
-                start, end = pairs[r]
-                self._flush.zero_()  # evicts inputs and outputs from L2; not inside the events
-                torch.cuda._sleep(sleep_cycles)
-                start.record()
-                fn()
-                end.record()
-        torch.cuda.synchronize()
-        return [[start.elapsed_time(end) for start, end in pairs] for pairs in events], host_ms
 
 
 def _timing(timer: Timer, fn: Callable[[], Any]) -> dict[str, Any]:

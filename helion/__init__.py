@@ -42,7 +42,7 @@ def kernel(fn: Callable[..., Any] | None = None, *, config: Config | dict | None
     if unknown:
         raise exc.HelionError(f"unknown kernel settings {sorted(unknown)}; known: {sorted(Settings.field_names())}")
     resolved = (settings or Settings()).replace(**setting_values)
-    from .autotune.serial import resolve_strategy
+    from .autotune.strategies import resolve_strategy
     resolve_strategy(resolved.autotune_strategy)  # fail early on an unknown name
     chosen = [config] if config is not None else list(configs or [])
 

@@ -10,7 +10,8 @@ from typing import Any, Callable, Mapping, Sequence
 from search.outcomes import Outcome, observe
 from search.records import make_record, record_line
 from search.registry import make_strategy, strategy_name
-from search.space import Config, Space, copy_config
+from search.errors import InvalidConfig, InvalidValue
+from search.space import Config, Space, config_key, copy_config
 
 Objective = Callable[[list[Config]], Sequence[Outcome]]
 
@@ -59,38 +60,56 @@ def tune(space: Space, objective: Objective, strategy: Any = "random", budget: B
          batch_size: int = 8, seed: int | None = None, strategy_options: Mapping[str, Any] | None = None,
          on_trial: Callable[[dict[str, Any]], None] | None = None, kernel: str | None = None,
          log_path: str | os.PathLike | None = None, context: Mapping[str, Any] | None = None,
-         progress: bool = False) -> TuneResult:
+         progress: bool = False, initial: Sequence[Config] = (), depth: int = 2) -> TuneResult:
     """Search `space` for the config that minimizes `objective`'s time, within `budget`.
 
     `objective(configs) -> outcomes` evaluates a batch (times in ms, Measurements or Failures).
-    If it has a `clock()` method, that clock (e.g. replay's simulated seconds) measures the
-    seconds budget and `elapsed_s`; otherwise wall time does. `strategy` is a registered name, a
-    class or an instance. Each trial record (trial counts from 0) goes to `on_trial` and, appended
-    as a JSON line, to `log_path`; `context` adds fields such as device and versions to each record.
+    An objective that also has `submit(configs) -> handle` and `collect(handle) -> outcomes` is
+    pipelined: up to `depth` batches are in flight, so the next batch is asked (the strategy
+    counts in-flight configs as pending) and prepared while the current one is measured.
+    `initial` configs (e.g. the default and warm starts) are evaluated first. If the objective
+    has a `clock()` method, that clock (e.g. replay's simulated seconds) measures the seconds
+    budget and `elapsed_s`; otherwise wall time does. `strategy` is a registered name, a class or
+    an instance. Each trial record (trial counts from 0) goes to `on_trial` and, appended as a
+    JSON line, to `log_path`; `context` adds fields such as device and versions to each record.
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     searcher = make_strategy(strategy, space, seed=seed, **dict(strategy_options or {}))
     name, fingerprint = strategy_name(searcher), space.fingerprint()
     clock = _clock_of(objective)
+    pipelined = callable(getattr(objective, "submit", None)) and callable(getattr(objective, "collect", None))
+    depth = max(1, depth) if pipelined else 1
     start = clock()
     history: list[dict[str, Any]] = []
     best: tuple[Config, float] | None = None
     since_improvement = 0
     stop_reason = ""
+    asked = 0
+    first = _distinct_valid(space, initial)
+    searcher.reserve(first)
+    inflight: list[tuple[list[Config], Any]] = []
     bar = _progress_bar(budget, progress)
+    failures = 0
     log = open(log_path, "a", encoding="utf-8") if log_path is not None else None
     try:
         while True:
-            stop_reason = _exhausted_budget(budget, len(history), clock() - start, since_improvement)
-            if stop_reason:
+            while len(inflight) < depth and not stop_reason:
+                stop_reason = _exhausted_budget(budget, asked, clock() - start, since_improvement)
+                if stop_reason:
+                    break
+                n = batch_size if budget.trials is None else min(batch_size, budget.trials - asked)
+                configs, first = (first[:n], first[n:]) if first else (searcher.ask(n), [])
+                if not configs:
+                    stop_reason = "exhausted"
+                    break
+                asked += len(configs)
+                batch = [copy_config(c) for c in configs]
+                inflight.append((configs, objective.submit(batch) if pipelined else batch))
+            if not inflight:
                 break
-            n = batch_size if budget.trials is None else min(batch_size, budget.trials - len(history))
-            configs = searcher.ask(n)
-            if not configs:
-                stop_reason = "exhausted"
-                break
-            outcomes = list(objective([copy_config(c) for c in configs]))
+            configs, handle = inflight.pop(0)
+            outcomes = list(objective.collect(handle) if pipelined else objective(handle))
             if len(outcomes) != len(configs):
                 raise ValueError(f"the objective returned {len(outcomes)} outcomes for {len(configs)} configs")
             searcher.tell(configs, outcomes)
@@ -101,6 +120,7 @@ def tune(space: Space, objective: Objective, strategy: Any = "random", budget: B
                                      kernel=kernel, space_fingerprint=fingerprint, strategy=name,
                                      seed=getattr(searcher, "seed", seed), context=context)
                 history.append(record)
+                failures += not observation.ok
                 if observation.ok and (best is None or observation.time_ms < best[1]):
                     best, since_improvement = (config, observation.time_ms), 0
                 else:
@@ -113,7 +133,9 @@ def tune(space: Space, objective: Objective, strategy: Any = "random", budget: B
                 log.flush()
             if bar is not None:
                 bar.update(len(configs))
-                bar.set_postfix(best_ms=None if best is None else f"{best[1]:.4g}")
+                bar.set_postfix(best_ms=None if best is None else f"{best[1]:.4g}", failed=failures)
+            if stop_reason == "" and budget.seconds is not None and clock() - start >= budget.seconds:
+                stop_reason = "seconds"  # batches still in flight are measured, none is added
     finally:
         if log is not None:
             log.close()
@@ -122,6 +144,21 @@ def tune(space: Space, objective: Objective, strategy: Any = "random", budget: B
     return TuneResult(best_config=None if best is None else copy_config(best[0]),
                       best_time=None if best is None else best[1], history=history, strategy=name,
                       stop_reason=stop_reason, elapsed_s=clock() - start)
+
+
+def _distinct_valid(space: Space, configs: Sequence[Config]) -> list[Config]:
+    """The configs that normalize into `space`, first occurrence of each."""
+    out, seen = [], set()
+    for config in configs:
+        try:
+            config = space.normalize(config)
+        except (InvalidConfig, InvalidValue, ValueError, TypeError, KeyError):
+            continue
+        key = config_key(config)
+        if key not in seen:
+            seen.add(key)
+            out.append(config)
+    return out
 
 
 def _exhausted_budget(budget: Budget, trials: int, seconds: float, stalled: int) -> str:

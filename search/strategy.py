@@ -104,6 +104,16 @@ class Strategy:
                 self._best = (config, observation.time_ms)
         self._observe([copy_config(c) for c in normalized], observations)
 
+    def reserve(self, configs: Sequence[Mapping[str, Any]]) -> None:
+        """Count configs the caller evaluates itself (e.g. warm starts) as asked: pending until
+        told, never proposed again."""
+        for config in configs:
+            config = self.space.normalize(config)
+            key = config_key(config)
+            if key not in self._seen:
+                self._seen.add(key)
+                self._pending[key] = config
+
     def best(self) -> tuple[Config, float] | None:
         """(config, time_ms) of the fastest config told so far, or None."""
         return None if self._best is None else (copy_config(self._best[0]), self._best[1])

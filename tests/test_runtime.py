@@ -279,9 +279,19 @@ def test_config_equality_and_construction():
 # --- calls without a config: tune once per specialization, never warn ----------------------------------
 #
 # A call without config= autotunes (a few trials in the CPU interpreter) and prints the winner on stderr
-# as a config= the user can paste; config= and use_default_config skip tuning.
+# as a decorator line the user can paste; config= and use_default_config skip tuning.
 
-TUNED_MESSAGE = "to skip tuning pass config=helion.Config("
+TUNED_MESSAGE = "to skip tuning: @helion.kernel(config=helion.Config("
+
+
+def pasted_config(err: str) -> dict:
+    """The config of the printed ``@helion.kernel(config=helion.Config(...))`` line."""
+    line = err.split("to skip tuning: ")[1].split("\n")[0]
+    call = ast.parse(line.removeprefix("@"), mode="eval").body
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "helion.kernel", line
+    config = call.keywords[0].value
+    assert call.keywords[0].arg == "config" and ast.unparse(config.func) == "helion.Config", line
+    return {kw.arg: ast.literal_eval(kw.value) for kw in config.keywords}
 
 
 def make_tuned_add():
@@ -304,9 +314,7 @@ def test_call_without_config_tunes_once_and_reports_the_config(capsys):
     err = capsys.readouterr().err
     assert err.count(TUNED_MESSAGE) == 1, err
     assert "tuned_add" in err
-    printed = err.split(TUNED_MESSAGE)[1].split("\n")[0]
-    assert printed.startswith("**") and printed.endswith(")"), printed
-    best = ast.literal_eval(printed[2:-1])
+    best = pasted_config(err)
     assert kernel.bind((x, y)).config_space.contains(best)
     torch.testing.assert_close(kernel.bind((x, y)).compile_config(best)(x, y), x + y)
 

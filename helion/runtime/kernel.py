@@ -175,6 +175,9 @@ class BoundKernel:
         self.blocks: list[Block] = []
         self.registered: dict[int, tuple[int, int]] = {}
         self.functions: list[DeviceFunction | None] = [None] * len(kernel.program.loops)
+        # what each device loop's launcher received while tracing (meta tensors, host scalars):
+        # the compile workers rebuild the launch from it to compile without the real tensors
+        self.launch_values: list[tuple | None] = [None] * len(kernel.program.loops)
         self.arg_shapes = [list(a.shape) for a in args if isinstance(a, torch.Tensor)]
         self.arg_dtypes = [str(a.dtype).replace("torch.", "") for a in args if isinstance(a, torch.Tensor)]
         self._trace(args)
@@ -192,6 +195,7 @@ class BoundKernel:
 
         def trace_launch(index: int, values: tuple) -> None:
             if self.functions[index] is None:
+                self.launch_values[index] = values
                 loop = program.loops[index]
                 suffix = "" if len(program.loops) == 1 else f"_{index}"
                 lowering = DeviceLowering(program.source, loop, dict(zip(loop.captured, values)),
@@ -250,22 +254,10 @@ class BoundKernel:
 
     def choose_config(self, args: tuple) -> dict[str, Any]:
         """The config a plain call uses: ``config=`` (or the fastest of ``configs=``), the default
-        when ``use_default_config`` is set, else the result of autotuning on ``args``."""
-        from ..autotune.serial import SerialObjective, autotune
-        configs = self.kernel.configs
-        if len(configs) == 1:
-            return self.normalize_config(configs[0])
-        if configs:
-            objective = SerialObjective(self, args)
-            candidates = [self.normalize_config(c) for c in configs]
-            timed = [(objective.evaluate(c), i) for i, c in enumerate(candidates)]
-            ok = [(m.time_ms, i) for m, i in timed if hasattr(m, "time_ms")]
-            if not ok:
-                raise exc.AutotuneError(f"none of the {len(configs)} given configs ran correctly")
-            return candidates[min(ok)[1]]
-        if self.settings.use_default_config:
-            return self.config_space.default()
-        return autotune(self, args)
+        when ``use_default_config`` is set, a cached winner, else the result of autotuning on
+        ``args`` (``helion.autotune.choose``)."""
+        from ..autotune.choose import choose_config
+        return choose_config(self, args)
 
     def key_record(self) -> dict[str, Any]:
         """The specialization key in the trial-record form (shapes and dtypes of tensor args)."""
@@ -277,6 +269,12 @@ class BoundKernel:
             config = self.kernel.configs[0] if self.kernel.configs else self.config_space.default()
         cfg = self.normalize_config(config)
         return "\n\n".join(self._source(f, cfg) for f in self.functions if f is not None)
+
+    def sources(self, config: Config | dict[str, Any]) -> list[str | None]:
+        """The generated module source of each device loop under ``config`` (None for a loop the
+        trace never reached), in ``functions`` order."""
+        cfg = self.normalize_config(config)
+        return [None if f is None else self._source(f, cfg) for f in self.functions]
 
     def _source(self, fn: DeviceFunction, config: dict[str, Any]) -> str:
         index_dtype = torch.int64 if self.numel_max >= 2 ** 31 else torch.int32
@@ -293,6 +291,7 @@ class BoundKernel:
         if runner is not None:
             return runner
         launchers: list[Callable[..., Any] | None] = []
+        modules = []
         for fn in self.functions:
             if fn is None:
                 launchers.append(None)
@@ -301,6 +300,7 @@ class BoundKernel:
             if self.settings.print_output_code:
                 print(source)
             module = load_module(source, interpret=not self.gpu, cache_dir=self.settings.cache_dir)
+            modules.append(module)
             launchers.append(module.launch if self.gpu else _interpreted(module.launch))
 
         def launch(index: int, values: tuple) -> None:
@@ -316,6 +316,7 @@ class BoundKernel:
             return host(*normalize(args, kwargs))
 
         run.config = Config(cfg)  # type: ignore[attr-defined]
+        run.modules = modules  # type: ignore[attr-defined]  (the benchmark worker reads their binaries)
         self._compiled[key] = run
         return run
 

@@ -16,6 +16,14 @@ def _env_int(name: str) -> int | None:
     return int(value) if value else None
 
 
+def _env_float(name: str) -> float | None:
+    value = os.environ.get(name)
+    return float(value) if value else None
+
+
+EFFORTS = ("none", "quick", "full")
+
+
 @dataclasses.dataclass
 class Settings:
     """Settings of a kernel. Unset fields take their value from the environment."""
@@ -23,8 +31,33 @@ class Settings:
     static_shapes: bool = True
     autotune_strategy: Any = dataclasses.field(
         default_factory=lambda: os.environ.get("HELION_AUTOTUNE_STRATEGY", "genetic"))
+    autotune_effort: str = dataclasses.field(
+        default_factory=lambda: os.environ.get("HELION_AUTOTUNE_EFFORT", "quick"))
     autotune_max_trials: int | None = dataclasses.field(
         default_factory=lambda: _env_int("HELION_AUTOTUNE_MAX_TRIALS"))
+    autotune_budget_s: float | None = dataclasses.field(
+        default_factory=lambda: _env_float("HELION_AUTOTUNE_BUDGET_S"))
+    # compile workers: joblib backend ("loky"; "dask"/"ray" need their joblib backend registered;
+    # None follows an enclosing ``joblib.parallel_config``), worker count, per-compile timeout,
+    # and the target to compile for without a GPU ("sm_90"; None compiles nothing there)
+    autotune_backend: str | None = dataclasses.field(
+        default_factory=lambda: os.environ.get("HELION_AUTOTUNE_BACKEND"))
+    autotune_precompile_jobs: int | None = dataclasses.field(
+        default_factory=lambda: _env_int("HELION_AUTOTUNE_PRECOMPILE_JOBS"))
+    autotune_compile_timeout: float = dataclasses.field(
+        default_factory=lambda: _env_float("HELION_AUTOTUNE_COMPILE_TIMEOUT") or 60.0)
+    autotune_compile_target: str | None = dataclasses.field(
+        default_factory=lambda: os.environ.get("HELION_AUTOTUNE_COMPILE_TARGET"))
+    autotune_benchmark_timeout: float | None = dataclasses.field(
+        default_factory=lambda: _env_float("HELION_AUTOTUNE_BENCHMARK_TIMEOUT"))
+    # accuracy: each candidate against the default config's outputs (or autotune_baseline_fn's)
+    autotune_accuracy_check: bool = dataclasses.field(
+        default_factory=lambda: _env_bool("HELION_AUTOTUNE_ACCURACY_CHECK", True))
+    autotune_baseline_fn: Any = None
+    autotune_baseline_atol: float | None = None  # None: by dtype (see helion.autotune.accuracy)
+    autotune_baseline_rtol: float | None = None
+    force_autotune: bool = dataclasses.field(default_factory=lambda: _env_bool("HELION_FORCE_AUTOTUNE"))
+    skip_cache: bool = dataclasses.field(default_factory=lambda: _env_bool("HELION_SKIP_CACHE"))
     autotune_seed: int = dataclasses.field(default_factory=lambda: _env_int("HELION_AUTOTUNE_SEED") or 0)
     autotune_log: str | None = dataclasses.field(default_factory=lambda: os.environ.get("HELION_AUTOTUNE_LOG"))
     autotune_progress: bool = dataclasses.field(
@@ -39,6 +72,11 @@ class Settings:
     index_dtype: str | None = None  # None: int32, or int64 when a tensor has >= 2**31 elements
     cache_dir: str = dataclasses.field(default_factory=lambda: os.environ.get(
         "HELION_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "helion_tiles")))
+
+    def __post_init__(self) -> None:
+        if self.autotune_effort not in EFFORTS:
+            from ..exc import HelionError
+            raise HelionError(f"autotune_effort={self.autotune_effort!r}: use one of {list(EFFORTS)}")
 
     @classmethod
     def field_names(cls) -> set[str]:
