@@ -83,6 +83,16 @@ def unpack(value: Any, device: torch.device) -> Any:
     return value
 
 
+def _send(conn: Any, message: Any) -> None:
+    """Plain pickle, not multiprocessing's: tensors travel as bytes, not as shared-memory handles
+    (the worker is no multiprocessing child and could not open those)."""
+    conn.send_bytes(cloudpickle.dumps(message))
+
+
+def _recv(conn: Any) -> Any:
+    return cloudpickle.loads(conn.recv_bytes())
+
+
 # --------------------------------------------------------------------------------------------
 # Parent side
 
@@ -104,7 +114,7 @@ class BenchmarkWorker:
         self._conn: Any = None
         self._sessions: dict[int, bytes] = {}  # session id -> open payload, replayed after a restart
         self._baselines: dict[int, tuple] = {}
-        self.restarts = 0
+        self._starts = 0
 
     # -- process -------------------------------------------------------------------------------
     def _start(self) -> None:
@@ -112,6 +122,7 @@ class BenchmarkWorker:
         the user's main module (a script without a ``__main__`` guard would tune again there)."""
         parent, child = multiprocessing.Pipe()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self._starts += 1
         self._log = tempfile.TemporaryFile(mode="w+")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "helion.autotune.bench_worker", str(child.fileno()), str(self.device)],
@@ -123,6 +134,11 @@ class BenchmarkWorker:
             self._ask("open", (sid, blob), 600.0)
             if sid in self._baselines:
                 self._ask("baseline", self._baselines[sid], 600.0)
+
+    @property
+    def restarts(self) -> int:
+        """How often the worker was started again after it died, hung or was closed."""
+        return max(0, self._starts - 1)
 
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -147,7 +163,7 @@ class BenchmarkWorker:
         """Stop the worker (it is restarted by the next request)."""
         if self.alive():
             try:
-                self._conn.send(("exit", ()))
+                _send(self._conn, ("exit", ()))
                 self._process.wait(5)
             except (OSError, EOFError, subprocess.TimeoutExpired):
                 pass
@@ -155,11 +171,11 @@ class BenchmarkWorker:
 
     def _ask(self, op: str, args: tuple, timeout_s: float) -> Any:
         try:
-            self._conn.send((op, args))
+            _send(self._conn, (op, args))
             if not self._conn.poll(timeout_s):
                 self.kill()
                 raise WorkerTimeout(f"no answer to {op!r} within {timeout_s:.0f} s")
-            status, value = self._conn.recv()
+            status, value = _recv(self._conn)
         except (EOFError, OSError, BrokenPipeError) as e:
             self.kill()
             tail = self.log_tail()
@@ -174,8 +190,6 @@ class BenchmarkWorker:
         """Send one request; WorkerTimeout / WorkerDied when the worker hangs or dies (it is then
         killed and restarts, with its sessions, at the next request)."""
         if not self.alive():
-            if self._process is not None or self._conn is not None:
-                self.restarts += 1
             self._start()
         return self._ask(op, args, timeout_s)
 
@@ -323,18 +337,18 @@ def _serve(conn: Any, device: str) -> None:
                 "ping": lambda: os.getpid(), "hang": lambda s: time.sleep(s), "crash": lambda: os.abort()}
     while True:
         try:
-            op, args = conn.recv()
+            op, args = _recv(conn)
         except (EOFError, OSError):
             return
         if op == "exit":
             return
         try:
-            conn.send(("ok", handlers[op](*args)))
+            _send(conn, ("ok", handlers[op](*args)))
         except Exception as e:  # noqa: BLE001 - reported to the parent
             if server.context_lost():
-                conn.send(("fatal", {"status": "runtime_error", "message": _first_line(e), "fatal": True}))
+                _send(conn, ("fatal", {"status": "runtime_error", "message": _first_line(e), "fatal": True}))
                 os._exit(3)
-            conn.send(("raise", f"{op}: {_first_line(e)}\n{traceback.format_exc(limit=8)}"))
+            _send(conn, ("raise", f"{op}: {_first_line(e)}\n{traceback.format_exc(limit=8)}"))
         if op == "bench" and server.context_lost():  # a candidate broke the context: start afresh
             os._exit(3)
 
