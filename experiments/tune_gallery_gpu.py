@@ -2,24 +2,28 @@
 
 For each gallery kernel at its GPU sizes (bf16), candidates are the default config, its one-knob
 neighbours, "recipes" applied to it (tensor descriptors, persistent programs, L2 groups, more
-stages or warps) and random samples, up to ``--configs``. Then:
+stages or warps) and random samples, up to ``--configs``. Then, one case after the other:
 
-1. compile and check every candidate of every kernel first, in parallel: worker processes (one
-   CUDA context each) compile every candidate at its first call and compare its output with the
-   fp32 reference; a wrong answer is a bug and is reported, a compile failure is a normal outcome
-   of tuning. The workers also fill Triton's on-disk cache, so the main process loads each kernel
-   without compiling it again;
-2. then, serially in the main process on an otherwise idle GPU, a short timing of every correct
-   candidate; with ``--refine N``, up to N untried one-knob neighbours of the ``--refine-top``
-   fastest are checked (workers again) and timed the same way, a step of local search;
-3. the five fastest, the default and the baselines are timed with ``--repeats``, one call of each
-   in turn (CUDA events, L2 flushed, as ``experiments.gallery_gpu``), and the winner is checked
-   once more. Baselines: the reference ("eager", upcasts to fp32), the plain torch op on the bf16
-   inputs (cuBLAS for matmuls), ``torch.compile`` of that op; the copy bandwidth;
-4. ablation (``--ablate``): each knob where the winner differs from the default is set back to
-   the default and timed again, so the report names the knobs that made the winner.
+1. the autotuning engine (``helion.autotune.engine.tune`` with ``only=`` the candidates) compiles
+   them in its compile pool (``--workers`` processes; none on CPU), and its benchmark worker runs
+   each one, compares its output with the fp32 reference (the kernel's ``autotune_baseline_fn``,
+   within the gallery's tolerance) and times the correct ones with a screening call, timed again
+   unless 1.5x slower than the best so far. A wrong answer is a bug and is reported; a compile
+   error is a normal outcome of tuning; a crash, an illegal memory access or a hang ends only that
+   candidate (the worker restarts). Compiling the next batch overlaps benchmarking this one, per
+   case: there is no longer a first pass that checks every case before timing on an idle GPU.
+   With ``--refine N``, up to N untried one-knob neighbours of the ``--refine-top`` fastest go
+   through the engine the same way, a step of local search;
+2. the five fastest, the default and the baselines are timed with ``--repeats`` in this process,
+   one call of each in turn (``helion.autotune.timing.Timer``: CUDA events, L2 flushed), and the
+   winner is checked once more against the reference. Baselines: the reference ("eager", upcasts
+   to fp32), the plain torch op on the bf16 inputs (cuBLAS for matmuls), ``torch.compile`` of that
+   op; the copy bandwidth;
+3. ablation (``--ablate``): each knob where the winner differs from the default is set back to
+   the default (or, for a few knobs it keeps at the default, moved), checked by the engine and
+   timed against the winner, so the report names the knobs that made the winner.
 
-GPU run (one H100; about 9 minutes for the whole gallery)::
+GPU run (one H100 or H200; the whole gallery took about 9 minutes before the engine did the checks)::
 
     python -m experiments.tune_gallery_gpu --out "$OUT" --ablate --refine 60
 
@@ -29,28 +33,28 @@ runs the same path on CPU (interpreter, two kernels, a few configs).
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import itertools
 import json
-import math
-import multiprocessing
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import torch
 
-from experiments.gallery_gpu import (MATMUL_MODULES, PLAIN_TORCH, Timer, _as_tuple, _first_line, _json_safe,
-                                     _size_name, _tensor_bytes, _upcast, compare_outputs, environment,
-                                     measure_baselines, tolerance_for)
+import helion
+from experiments.gallery_gpu import (MATMUL_MODULES, PLAIN_TORCH, _as_tuple, _first_line, _json_safe, _size_name,
+                                     _tensor_bytes, _upcast, compare_outputs, environment, measure_baselines,
+                                     tolerance_for)
 from experiments.kernels import GALLERY, GALLERY_NAMES, reference_for
 from experiments.kernels.checking import clone_inputs, make_inputs, stable_seed
-from helion.compiler.space import build_space
-from helion.runtime.kernel import is_hopper
+from helion.autotune import engine
+from helion.autotune.effort import Effort
+from helion.autotune.timing import Timer
+from search import config_key
 
 TARGETS = {"add": 0.93, "softmax": 0.93, "rms_norm": 0.93, "layer_norm": 0.93,
            "matmul": 0.90}  # issue #3: fraction of copy bandwidth / of same-size cuBLAS
@@ -145,157 +149,66 @@ def candidates(space: Any, count: int, seed: int, grid: Any = None) -> list[dict
 
 
 # ------------------------------------------------------------------------------------------------
-# Workers: compile + check
+# Check and screen through the engine
 
 
-_STATE: dict[str, Any] = {}
+# the engine's trial statuses as the report counts them
+KINDS = {"ok": "ok", "inaccurate": "wrong", "compile_error": "error", "invalid": "error",
+         "runtime_error": "crash", "timeout": "crash"}
 
 
-def _case_state(case: tuple, device: str) -> dict[str, Any]:
-    if _STATE.get("case") != case:
-        _STATE.clear()
-        if device == "cuda":
-            torch.cuda.empty_cache()  # the previous case's inputs go back to the GPU, not to this cache
-        module_name, kernel_name, size, dtype = case
-        module = GALLERY[module_name]
-        args = make_inputs(module, size, dtype, device, stable_seed(module_name, size, "tune"))
-        expected = reference_for(module, kernel_name)(*_upcast(clone_inputs(args)))
-        bound = module.KERNELS[kernel_name].bind(args)
-        _STATE.update(case=case, args=args, expected=expected, bound=bound,
-                      tolerance=tolerance_for(module, dtype))
-    return _STATE
+def checked_kernel(module: ModuleType, kernel_name: str, dtype: torch.dtype, workers: int | None) -> Any:
+    """The gallery kernel with settings that make the engine check each candidate against the
+    fp32 reference (on upcast inputs) within the gallery's tolerance, compiling on ``workers``."""
+    base = module.KERNELS[kernel_name]
+    reference, tolerance = reference_for(module, kernel_name), tolerance_for(module, dtype)
+    return helion.kernel(base.fn, settings=base.settings, autotune_baseline_fn=lambda *a: reference(*_upcast(a)),
+                         autotune_baseline_atol=tolerance["atol"], autotune_baseline_rtol=tolerance["rtol"],
+                         autotune_accuracy_check=True, autotune_progress=False,
+                         autotune_precompile_jobs=workers or base.settings.autotune_precompile_jobs)
 
 
-def _quiet() -> None:
-    """Worker initializer: Triton's internal errors print whole PTX files; keep the log readable."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-
-
-def check_config(case: tuple, config: dict[str, Any], device: str) -> dict[str, Any]:
-    """Compile (first call) and check one config; never raises. A config that breaks the CUDA
-    context (e.g. a misaligned access) is charged alone: the broken worker then answers "retry"
-    to every task, and the main process moves those tasks to a fresh pool."""
-    if _STATE.get("broken"):
-        time.sleep(1.0)  # let healthy workers take the queue
-        return {"status": "retry", "pid": os.getpid()}
-    start = time.perf_counter()
+def screen(bound: Any, inputs: tuple, configs: list[dict], repeats: int, stage: str,
+           anchor: dict | None = None) -> tuple[list[dict], str]:
+    """The engine's trial record of each of ``configs`` (compiled, checked, timed) and "", or no
+    records and the engine's message when none passed. ``anchor``, a config that passed before,
+    runs first and is left out of the records: the engine then always has a winner, and cuts
+    candidates slower than it short from the start."""
+    only = [anchor, *configs] if anchor is not None else list(configs)
     try:
-        state = _case_state(case, device)
-        fn = state["bound"].compile_config(config)
-        actual = fn(*clone_inputs(state["args"]))
-        if device == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
-        result = compare_outputs(actual, state["expected"], state["tolerance"])
-        status = "ok" if result["ok"] else "wrong"
-        return {"status": status, "compile_s": round(seconds, 2), "message": result["message"]}
-    except Exception as e:  # noqa: BLE001 - every failure is an outcome
-        message = _first_line(e)
-        if device == "cuda" and not _context_alive():
-            _STATE.clear()
-            _STATE["broken"] = True
-            return {"status": "crash", "compile_s": None, "message": message}
-        return {"status": "error", "compile_s": round(time.perf_counter() - start, 2), "message": message}
+        outcome = engine.tune(bound, inputs, only=only, effort=Effort(len(only), 1e9, 5, repeats),
+                              context={"experiment": "tune_gallery_gpu", "stage": stage})
+    except helion.exc.AutotuneError as e:
+        return [], _first_line(e)
+    skip = config_key(bound.config_space.normalize(anchor)) if anchor is not None else None
+    return [r for r in outcome.result.history if config_key(r["config"]) != skip], ""
 
 
-def _context_alive() -> bool:
-    try:
-        torch.cuda.synchronize()
-        return float(torch.ones(1, device="cuda").sum()) == 1.0
-    except Exception:  # noqa: BLE001
-        return False
+def timed_of(records: list[dict]) -> list[tuple[float, dict]]:
+    """(screening ms, config) of the correct candidates, fastest first."""
+    return sorted(((r["time_ms"], r["config"]) for r in records if r["status"] == "ok"), key=lambda t: t[0])
 
 
-class Compiler:
-    """A process pool that compiles and checks configs. When a third of its workers have a broken
-    CUDA context, or one died, unfinished tasks move to a fresh pool."""
-
-    MAX_RENEWALS = 12
-
-    def __init__(self, workers: int, device: str) -> None:
-        self.workers, self.device = workers, device
-        self.pool = self._new_pool()
-        self.tasks: list[dict[str, Any]] = []
-        self.broken: set[int] = set()
-        self.renewals = 0
-
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_quiet)
-
-    def _submit(self, task: dict[str, Any]) -> None:
-        task["future"] = self.pool.submit(check_config, *task["args"])
-
-    def submit(self, case: tuple, configs: list[dict[str, Any]]) -> list[int]:
-        for config in configs:
-            self.tasks.append({"args": (case, config, self.device), "retries": 0})
-            self._submit(self.tasks[-1])
-        return list(range(len(self.tasks) - len(configs), len(self.tasks)))
-
-    def _renew(self) -> None:
-        self.renewals += 1
-        old, self.pool, self.broken = self.pool, self._new_pool(), set()
-        old.shutdown(wait=False, cancel_futures=True)
-        for task in self.tasks:
-            future = task["future"]
-            if "result" not in task and (future.cancelled() or (future.done() and future.exception())):
-                self._submit(task)
-
-    def results(self, handles: list[int]) -> list[dict]:
-        out = []
-        for handle in handles:
-            task = self.tasks[handle]
-            while "result" not in task:
-                try:
-                    result = task["future"].result()
-                except cf.CancelledError:
-                    self._submit(task)
-                    continue
-                except Exception as e:  # noqa: BLE001 - BrokenProcessPool: a worker died
-                    if self.renewals >= self.MAX_RENEWALS:
-                        task["result"] = {"status": "crash", "compile_s": None, "message": _first_line(e)}
-                    else:
-                        self._renew()
-                    continue
-                if result["status"] != "retry":
-                    task["result"] = result
-                    continue
-                task["retries"] += 1
-                self.broken.add(result["pid"])
-                if task["retries"] > 20 or self.renewals >= self.MAX_RENEWALS:
-                    task["result"] = {"status": "crash", "compile_s": None, "message": "no healthy worker left"}
-                elif len(self.broken) * 3 >= self.workers:
-                    self._renew()
-                else:
-                    self._submit(task)
-            out.append(task["result"])
-        return out
-
-    def release(self) -> None:
-        """Stop the workers (and free their GPU memory); a later ``submit`` starts new ones."""
-        self.pool.shutdown()
-        self.pool = self._new_pool()  # processes start at the first submit
-
-    def cancel(self, handles: list[int]) -> None:
-        for handle in handles:
-            self.tasks[handle]["future"].cancel()
+def check_counts(records: list[dict]) -> dict[str, Any]:
+    """Per kind (ok, wrong, error, crash), how many candidates ended there; the wrong and crashing
+    configs; error messages; the median compile (or, on CPU, first-call) seconds."""
+    kinds = [KINDS.get(r["status"], "error") for r in records]
+    out: dict[str, Any] = {kind: kinds.count(kind) for kind in ("ok", "wrong", "error", "crash")}
+    out["wrong_configs"] = [{"config": r["config"], "status": kind, "message": r.get("message", "")}
+                            for r, kind in zip(records, kinds) if kind in ("wrong", "crash")]
+    errors: dict[str, int] = {}
+    for r, kind in zip(records, kinds):
+        if kind == "error":
+            message = r.get("message", r["status"])[:120]
+            errors[message] = errors.get(message, 0) + 1
+    out["errors"] = errors
+    compile_s = [r["compile_s"] for r in records if r.get("compile_s")]
+    out["median_compile_s"] = round(statistics.median(compile_s), 2) if compile_s else None
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
-# One case
-
-
-def _median_ms(timer: Timer, fn: Any) -> float:
-    times, _ = timer.times_ms(fn)
-    return statistics.median(times)
-
-
-def _once_ms(screen: Timer, fn: Any, args: tuple) -> float:
-    """One call's time after one warm-up call (``screen`` times a single repeat). Like every
-    timing here it runs behind a spin kernel, so a kernel shorter than the host's launch
-    overhead (~80 us) is not charged for it."""
-    return statistics.median(screen.times_ms(lambda: fn(*args))[0])
+# One case: finalists against the baselines, ablation
 
 
 def _interleaved_ms(timer: Timer, fns: list[Any]) -> list[float]:
@@ -306,18 +219,6 @@ def _interleaved_ms(timer: Timer, fns: list[Any]) -> list[float]:
 _COMPILED: dict[tuple, Any] = {}
 
 
-def _check_all(compiler: Compiler, plans: list[dict]) -> list[list[dict]]:
-    """Waits for the checks just submitted for each plan, adds them to ``plan["checks"]`` and
-    stops the workers (idle ones would keep GPU memory the timed kernels need)."""
-    started = time.perf_counter()
-    fresh = [compiler.results(plan["handles"]) for plan in plans]
-    for plan, checks in zip(plans, fresh):
-        plan["checks"] = plan.get("checks", []) + checks
-    print(f"checked {sum(len(c) for c in fresh)} configs in {time.perf_counter() - started:.0f} s", flush=True)
-    compiler.release()
-    return fresh
-
-
 def _compiled(fn: Any, args: tuple) -> Any:
     """``torch.compile(fn)``, compiled and warmed once per function and input shapes."""
     key = (id(fn), tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else a for a in args))
@@ -326,40 +227,6 @@ def _compiled(fn: Any, args: tuple) -> Any:
         compiled(*args)
         _COMPILED[key] = compiled
     return _COMPILED[key]
-
-
-def check_counts(configs: list[dict], checks: list[dict]) -> dict[str, Any]:
-    """Per status, how many candidates ended there; the wrong and crashing configs; error messages."""
-    out: dict[str, Any] = {status: sum(c["status"] == status for c in checks)
-                           for status in ("ok", "wrong", "error", "crash")}
-    out["wrong_configs"] = [{"config": cfg, "status": c["status"], "message": c["message"]}
-                            for cfg, c in zip(configs, checks) if c["status"] in ("wrong", "crash")]
-    errors: dict[str, int] = {}
-    for c in checks:
-        if c["status"] == "error":
-            errors[c["message"][:120]] = errors.get(c["message"][:120], 0) + 1
-    out["errors"] = errors
-    compile_s = [c["compile_s"] for c in checks if c.get("compile_s")]
-    out["median_compile_s"] = statistics.median(compile_s) if compile_s else None
-    return out
-
-
-def quick_times(configs: list[dict], checks: list[dict], bound: Any, args: tuple,
-                quick: Timer, screen: Timer, timed: list[tuple[float, dict]]) -> None:
-    """Adds (short-timing ms, config) of each correct candidate to ``timed``, sorted fastest first
-    (``screen`` times the one call that decides whether ``quick`` times it again)."""
-    for config, check in zip(configs, checks):
-        if check["status"] != "ok":
-            continue
-        try:
-            fn = bound.compile_config(config)
-            once = _once_ms(screen, fn, args)
-            best = min((t for t, _ in timed), default=math.inf)
-            # a config 3x slower than the best so far is not timed again (random configs can be 100x slower)
-            timed.append((once if once > 3 * best else _median_ms(quick, lambda: fn(*args)), config))
-        except Exception:  # noqa: BLE001 - a config that failed here only is skipped
-            continue
-    timed.sort(key=lambda t: t[0])
 
 
 def refinements(space: Any, timed: list[tuple[float, dict]], tried: list[dict], top: int,
@@ -468,6 +335,33 @@ def ablations(row: dict, bound: Any) -> list[dict[str, Any]]:
     return out
 
 
+def ablate(row: dict, bound: Any, inputs: tuple, timer: Timer, repeats: int) -> list[dict[str, Any]]:
+    """``ablations`` of the winner, checked by the engine; each correct one's slowdown against the
+    winner, the two timed in turn (else its kind of failure as ``status``)."""
+    items = ablations(row, bound)
+    space = bound.config_space
+
+    def key(config: dict) -> Any:
+        try:
+            return config_key(space.normalize(config))
+        except Exception:  # noqa: BLE001 - a probe that breaks a constraint: no record
+            return None
+    records, _ = screen(bound, inputs, [a["config"] for a in items], repeats, "ablate", anchor=row["best_config"])
+    by_key = {config_key(r["config"]): r for r in records}
+    best_fn = bound.compile_config(row["best_config"])
+    for item in items:
+        config = item.pop("config")
+        record = by_key.get(key(config))
+        kind = KINDS.get(record["status"], "error") if record else "error"
+        if kind != "ok":
+            item["status"] = kind
+            continue
+        fn = bound.compile_config(config)
+        ablated_ms, best_ms = _interleaved_ms(timer, [lambda: fn(*inputs), lambda: best_fn(*inputs)])
+        item["slowdown"] = ablated_ms / best_ms
+    return items
+
+
 # ------------------------------------------------------------------------------------------------
 # Report
 
@@ -518,7 +412,8 @@ def format_report(meta: dict, baselines: dict, rows: list[dict]) -> str:
     crashes = [(r["kernel"], w) for r in rows for w in r.get("wrong_configs", [])]
     lines += ["", f"{len(rows)} cases; {wrong} wrong configs; wall {meta.get('wall_s', 0):.0f} s."]
     if crashes:
-        lines += ["", "## Configs that computed a wrong answer or broke the CUDA context", ""]
+        lines += ["", "## Configs that computed a wrong answer, failed when run (a broken CUDA context, say) "
+                  "or hung", ""]
         lines += [f"- {kernel}: {w['status']}: {w['message']}; `{json.dumps(w['config'])}`" for kernel, w in crashes]
     return "\n".join(lines) + "\n"
 
@@ -560,12 +455,43 @@ def select_cases(names: set[str] | None, all_sizes: bool) -> list[tuple]:
     return cases
 
 
+def tune_case(row: dict, case: tuple, opts: argparse.Namespace, grid: Any, timer: Timer,
+              baselines: dict[str, Any], device: torch.device, t0: float) -> None:
+    """Screens a case's candidates (and refinements) through the engine, then ``finish_case`` and,
+    with ``--ablate``, the ablation; fills ``row``."""
+    module_name, kernel_name, size, dtype = case
+    module = GALLERY[module_name]
+    inputs = make_inputs(module, size, dtype, device, stable_seed(module_name, size, "tune"))
+    bound = checked_kernel(module, kernel_name, dtype, opts.workers).bind(inputs)
+    configs = candidates(bound.config_space, opts.configs, stable_seed(kernel_name, size), grid)
+    started = time.perf_counter()
+    records, failure = screen(bound, inputs, configs, opts.repeats, "screen")
+    timed = timed_of(records)
+    refined: list[dict] = []
+    if opts.refine and timed:
+        extra = refinements(bound.config_space, timed, configs, opts.refine_top, opts.refine)
+        refined, _ = screen(bound, inputs, extra, opts.repeats, "refine", anchor=timed[0][1]) if extra else ([], "")
+        timed = sorted(timed + timed_of(refined), key=lambda t: t[0])
+    row.update(tried=len(records or configs) + len(refined), refined=len(refined),
+               screen_s=round(time.perf_counter() - started, 1))
+    if failure:  # none passed (or the baseline failed): the engine's summary, no per-config records
+        row.update(status=failure, ok=0)
+        return
+    row.update(check_counts(records + refined))
+    print(f"{kernel_name} {_size_name(size)}: {len(timed)} correct of {row['tried']} screened, fastest "
+          f"{_fmt(timed[0][0] if timed else None, '.4f')} ms ({time.perf_counter() - t0:.0f} s)", flush=True)
+    finish_case(row, timed, bound, inputs, timer, baselines, not opts.no_compile)
+    if opts.ablate and row.get("status") == "ok":
+        row["ablation"] = ablate(row, bound, inputs, timer, opts.repeats)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("experiments/data"))
     parser.add_argument("--kernels", default=None, help="comma-separated module or kernel names")
     parser.add_argument("--configs", type=int, default=200, help="candidates per kernel")
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    parser.add_argument("--workers", type=int, default=None,
+                        help="compile processes (autotune_precompile_jobs; default: the engine's)")
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--budget-s", type=float, default=540.0, help="start no case after this")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile baselines")
@@ -592,103 +518,37 @@ def main(argv: list[str] | None = None) -> int:
         if names:  # in the order asked for, so a budget cut drops the last ones
             bare = [n.split("@")[0] for n in names]
             cases.sort(key=lambda c: bare.index(c[1]) if c[1] in bare else bare.index(c[0]))
-    timer, quick = Timer(device, args.repeats, 3), Timer(device, 8 if device.type == "cuda" else 1, 1)
-    screen = Timer(device, 1, 1)
+    timer = Timer(device, args.repeats, 3)
     meta = {**environment(device), "configs": args.configs, "repeats": args.repeats, "argv": sys.argv[1:]}
     baselines = measure_baselines(timer, device, with_matmul=False)
     print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; copy {baselines['copy_gbps']:.0f} GB/s",
           flush=True)
     grids = json.loads(args.grid.read_text()) if args.grid else {}
-    hopper = is_hopper(device)
-    compiler = Compiler(args.workers, device.type)
-    plans = []
-    for case in cases:  # bind on meta tensors to draw candidates; workers start compiling at once
-        module_name, kernel_name, size, dtype = case
-        module = GALLERY[module_name]
-        meta_bound = module.KERNELS[kernel_name].bind(make_inputs(module, size, dtype, "meta", 0))
-        space = build_space(meta_bound.blocks, [f for f in meta_bound.functions if f is not None],
-                            meta_bound.registered, hopper=hopper)  # the default the GPU bound kernel has
-        grid = grids.get(f"{kernel_name}@{_size_name(size)}", grids.get(kernel_name))
-        configs = candidates(space, args.configs, stable_seed(kernel_name, size), grid)
-        plans.append({"case": case, "space": space, "configs": configs, "handles": compiler.submit(case, configs)})
-    _check_all(compiler, plans)  # every check first: timing then runs on an otherwise idle GPU
     rows: list[dict] = []
-    for plan in plans:  # 1. short timing of every correct candidate
-        module_name, kernel_name, size, dtype = plan["case"]
+    for number, case in enumerate(cases, 1):
+        module_name, kernel_name, size, dtype = case
         row = {"module": module_name, "kernel": kernel_name, "size": list(size),
                "dtype": str(dtype).removeprefix("torch.")}
         rows.append(row)
         if time.perf_counter() - t0 > args.budget_s:
             row["status"] = "skipped"
             continue
-        module = GALLERY[module_name]
-        plan["inputs"] = make_inputs(module, size, dtype, device, stable_seed(module_name, size, "tune"))
-        plan["bound"] = module.KERNELS[kernel_name].bind(plan["inputs"])
-        plan["timed"] = []
-        quick_times(plan["configs"], plan["checks"], plan["bound"], plan["inputs"], quick, screen, plan["timed"])
-        print(f"[{len(rows)}/{len(cases)}] {kernel_name} {_size_name(size)}: {len(plan['timed'])} correct timed, "
-              f"fastest {_fmt(plan['timed'][0][0] if plan['timed'] else None, '.4f')} ms "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    timed_plans = [p for p in plans if "timed" in p]
-    if args.refine and time.perf_counter() - t0 < args.budget_s / 2:  # 2. neighbours of the fastest
-        for plan in timed_plans:
-            extra = refinements(plan["space"], plan["timed"], plan["configs"], args.refine_top, args.refine)
-            plan["configs"] += extra
-            plan["handles"] = compiler.submit(plan["case"], extra)
-        fresh = _check_all(compiler, timed_plans)
-        for plan, checks in zip(timed_plans, fresh):
-            quick_times(plan["configs"][-len(checks):] if checks else [], checks, plan["bound"], plan["inputs"],
-                        quick, screen, plan["timed"])
-            plan["refined"] = len(checks)
-    for plan, row in zip(plans, rows):  # 3. finalists against the baselines
-        if "timed" not in plan:
-            continue
-        row.update(tried=len(plan["configs"]), refined=plan.get("refined", 0),
-                   **check_counts(plan["configs"], plan["checks"]))
+        grid = grids.get(f"{kernel_name}@{_size_name(size)}", grids.get(kernel_name))
         try:
-            finish_case(row, plan["timed"], plan["bound"], plan["inputs"], timer, baselines, not args.no_compile)
+            tune_case(row, case, args, grid, timer, baselines, device, t0)
         except Exception as e:  # noqa: BLE001 - reported, the next case runs
             row["status"] = _first_line(e)
-        row["bound"] = plan["bound"]
-        print(f"{row['kernel']} {_size_name(row['size'])}: {row.get('status')} "
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # this case's inputs and outputs go back to the GPU
+        print(f"[{number}/{len(cases)}] {kernel_name} {_size_name(size)}: {row.get('status')} "
               f"ok/wrong/err/crash {row.get('ok')}/{row.get('wrong')}/{row.get('error')}/{row.get('crash')}, "
               f"best {_fmt(row.get('best_ms'), '.4f')} default {_fmt(row.get('default_ms'), '.4f')} "
               f"compiled {_fmt(row.get('compiled_ms'), '.4f')} "
               f"roof {_fmt(row.get('frac_cublas', row.get('frac_copy_bw')), '.2f')} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
         meta["wall_s"] = round(time.perf_counter() - t0, 1)
-        write(args.out, meta, baselines, [{k: v for k, v in r.items() if k != "bound"} for r in rows])
-    if args.ablate:
-        jobs = []
-        for row in rows:
-            if row.get("status") == "ok":
-                row["ablation"] = ablations(row, row["bound"])
-                case = (row["module"], row["kernel"], tuple(row["size"]), torch.bfloat16 if not args.smoke
-                        else torch.float32)
-                configs = [a["config"] for a in row["ablation"]]
-                jobs.append((row, case, configs, compiler.submit(case, configs)))
-        for row, case, configs, futures in jobs:
-            checks = compiler.results(futures)
-            module = GALLERY[row["module"]]
-            inputs = make_inputs(module, tuple(row["size"]), case[3], device,
-                                 stable_seed(row["module"], tuple(row["size"]), "tune"))
-            bound = row["bound"]
-            best_fn = bound.compile_config(row["best_config"])
-            for item, check in zip(row["ablation"], checks):
-                config = item.pop("config")
-                if check["status"] != "ok":
-                    item["status"] = check["status"]
-                    continue
-                fn = bound.compile_config(config)
-                ablated_ms, best_ms = _interleaved_ms(timer, [lambda: fn(*inputs), lambda: best_fn(*inputs)])
-                item["slowdown"] = ablated_ms / best_ms
-            meta["wall_s"] = round(time.perf_counter() - t0, 1)
-            write(args.out, meta, baselines, [{k: v for k, v in r.items() if k != "bound"} for r in rows])
-    compiler.pool.shutdown(cancel_futures=True)
-    meta["wall_s"] = round(time.perf_counter() - t0, 1)
-    final = [{k: v for k, v in r.items() if k != "bound"} for r in rows]
-    write(args.out, meta, baselines, final)
-    print("\n" + format_report(meta, baselines, final), flush=True)
+        write(args.out, meta, baselines, rows)
+    print("\n" + format_report(meta, baselines, rows), flush=True)
     return 0
 
 

@@ -99,7 +99,8 @@ def tune(space: Space, objective: Objective, strategy: Any = "random", budget: B
                 if stop_reason:
                     break
                 n = batch_size if budget.trials is None else min(batch_size, budget.trials - asked)
-                configs, first = (first[:n], first[n:]) if first else (searcher.ask(n), [])
+                configs, first = first[:n], first[n:]
+                configs += searcher.ask(n - len(configs)) if len(configs) < n else []
                 if not configs:
                     stop_reason = "exhausted"
                     break

@@ -1,5 +1,5 @@
-"""The tuning script's whole path on CPU: candidates, checks in worker processes, interleaved
-timing against the baselines, ablation and the report."""
+"""The tuning script's whole path on CPU: candidates checked and screened by the autotuning
+engine, interleaved timing against the baselines, ablation and the report."""
 from __future__ import annotations
 
 import json
@@ -15,9 +15,34 @@ def test_smoke_run_writes_a_checked_report(tmp_path) -> None:
     for row in rows:
         assert row["status"] == "ok" and row["correct"] and row["wrong"] == 0
         assert row["best_ms"] <= row["default_ms"] and row["eager_ms"] > 0
-        assert row["refined"] > 0 and row["tried"] == 4 + row["refined"] == row["ok"] + row["error"]
+        # every candidate counted once (Triton 3.6's interpreter fails persistent programs: crash there)
+        assert row["refined"] > 0 and row["tried"] == 4 + row["refined"] == row["ok"] + row["error"] + row["crash"]
+        assert len(row["quick"]) == row["ok"] and row["median_compile_s"] is not None
     assert "| add |" in (tmp_path / "tune_gallery.md").read_text()
     assert any(a["kind"] == "probe" and "slowdown" in a for row in rows for a in row["ablation"])
+
+
+def test_a_wrong_reference_fails_every_candidate(tmp_path, monkeypatch) -> None:
+    """The engine checks against the script's fp32 reference, not against the default config."""
+    reference_for = tune_gallery_gpu.reference_for
+    monkeypatch.setattr(tune_gallery_gpu, "SMOKE", tune_gallery_gpu.SMOKE[:1])
+    monkeypatch.setattr(tune_gallery_gpu, "reference_for",
+                        lambda module, name: lambda *a: reference_for(module, name)(*a) + 1.0)
+    assert tune_gallery_gpu.main(["--smoke", "--out", str(tmp_path), "--configs", "2", "--no-compile"]) == 0
+    row, = json.loads((tmp_path / "tune_gallery.json").read_text())["rows"]
+    assert row["ok"] == 0 and "2 inaccurate" in row["status"] and "elements differ" in row["status"]
+    assert "| add | 33x70xrow | AutotuneError" in (tmp_path / "tune_gallery.md").read_text()
+
+
+def test_check_counts_maps_the_engines_statuses() -> None:
+    def record(status, message="", compile_s=None):
+        return {"config": {"num_warps": len(message)}, "status": status, "message": message, "compile_s": compile_s}
+    records = [record("ok", compile_s=1.0), record("inaccurate", "off by one", 3.0), record("compile_error", "ptxas"),
+               record("invalid", "ptxas"), record("runtime_error", "illegal address"), record("timeout", "hung")]
+    counts = tune_gallery_gpu.check_counts(records)
+    assert (counts["ok"], counts["wrong"], counts["error"], counts["crash"]) == (1, 1, 2, 2)
+    assert [w["status"] for w in counts["wrong_configs"]] == ["wrong", "crash", "crash"]
+    assert counts["errors"] == {"ptxas": 2} and counts["median_compile_s"] == 2.0
 
 
 def test_table_merges_runs_later_first_and_lists_knobs(tmp_path, capsys) -> None:

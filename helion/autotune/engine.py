@@ -121,14 +121,13 @@ class Candidates:
         self.sid = next(_SESSION_IDS)
         self.best_ms: float | None = None
         self.default_ms: float | None = None
-        self._opened = False
         self.timeout_s = self.settings.autotune_benchmark_timeout or (60.0 if self.gpu else 300.0)
+        # the workers start (and run the baseline) while the first batch compiles
+        self._opening = cf.ThreadPoolExecutor(1, thread_name_prefix="bench-open").submit(self._open)
 
     # -- set-up --------------------------------------------------------------------------------
-    def open(self) -> None:
+    def _open(self) -> None:
         """Send the kernel and inputs to every worker and run the baseline there."""
-        if self._opened:
-            return
         settings = self.settings
         expected = None
         default = self.bound.config_space.default()
@@ -146,9 +145,12 @@ class Candidates:
                 expected = self.bound.kernel.run_reference(*_clone(self.args))
                 worker.baseline(self.sid, default, expected, True, settings.autotune_baseline_atol,
                                 settings.autotune_baseline_rtol, self.timeout_s)
-        self._opened = True
 
     def close(self) -> None:
+        try:
+            self._opening.result()
+        except Exception:  # noqa: BLE001 - reported by collect already
+            pass
         for worker in self.workers:
             try:
                 worker.forget(self.sid)
@@ -165,7 +167,7 @@ class Candidates:
 
     def collect(self, handle: tuple[list[dict[str, Any]], Any]) -> list[search.Observation]:
         configs, future = handle
-        self.open()  # the first batch compiles meanwhile
+        self._opening.result()  # raises what opening raised
         compiled = future.result() if future is not None else [None] * len(configs)
         groups = [list(range(i, len(configs), len(self.workers))) for i in range(len(self.workers))]
         out: list[Any] = [None] * len(configs)
@@ -237,9 +239,9 @@ def tune(bound: Any, args: tuple, *, initial: list[dict[str, Any]] | None = None
     started = time.perf_counter()
     candidates = Candidates(bound, args, effort)
     default = bound.config_space.default()
-    first = [default, *(initial or [])] if only is None else list(only)
+    first = [default, *(initial or [])] if only is None else _distinct(bound, only)
     batch = max(4, getattr(candidates.pool, "workers", 4)) if bound.gpu else 2
-    limits = effort if only is None else Effort(len(first), 1e9, effort.finalists, effort.repeats)
+    limits = effort if only is None else Effort(len(first), 1e9, effort.finalists, effort.repeats)  # only those
     name = bound.kernel.fn.__name__
     try:
         result = search.tune(bound.config_space, candidates, strategy or settings.autotune_strategy, budget(limits),
@@ -248,8 +250,10 @@ def tune(bound: Any, args: tuple, *, initial: list[dict[str, Any]] | None = None
                              progress=settings.autotune_progress, initial=first)
         ranked = _ranked(result.history)
         if not ranked:
-            raise exc.AutotuneError(f"{name}: none of {result.trials} configs compiled and matched the baseline "
-                                    f"output; failures: {_failure_summary(result.history)}")
+            error = exc.AutotuneError(f"{name}: none of {result.trials} configs compiled and matched the baseline "
+                                      f"output; failures: {_failure_summary(result.history)}")
+            error.result = result  # type: ignore[attr-defined]  (every trial record, for the caller)
+            raise error
         finalists = [c for c, _ in ranked[:effort.finalists]]
         default_key = search.config_key(default)
         if only is None and all(search.config_key(c) != default_key for c in finalists) and \
@@ -300,6 +304,15 @@ def _merge_resources(kernels: list[dict[str, Any]]) -> dict[str, Any]:
     spills = [k.get("spills") for k in kernels if k.get("spills") is not None]
     return {"registers": largest("registers"), "spills": sum(spills) if spills else None,
             "shared_bytes": largest("shared_bytes"), "warps": largest("warps")}
+
+
+def _distinct(bound: Any, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configs normalized for ``bound``, each once (an invalid one raises: the caller gave it)."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for config in configs:
+        normalized = bound.normalize_config(config)
+        out.setdefault(search.config_key(normalized), normalized)
+    return list(out.values())
 
 
 def _ranked(history: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
