@@ -79,6 +79,8 @@ def _known_best(case: str) -> dict[str, Any] | None:
 
 
 def side_tune(case: str, out: Path) -> dict[str, Any]:
+    import logging
+
     import torch
 
     import helion
@@ -88,6 +90,7 @@ def side_tune(case: str, out: Path) -> dict[str, Any]:
     from helion.autotune.timing import Timer
     module, base, args = _setup(case, CASES[case][2])
     log = out / f"{case}.trials.jsonl"
+    logging.basicConfig(level=logging.INFO, format="%(relativeCreated)8.0f ms %(name)s: %(message)s")
     kernel = helion.kernel(base.fn, settings=base.settings, autotune_log=str(log))
     start = time.perf_counter()
     result = kernel(*args)
@@ -136,10 +139,17 @@ def side_hit(case: str, out: Path) -> dict[str, Any]:
     log = out / f"{case}.hit.jsonl"
     kernel = type(kernel)(kernel.fn, settings=kernel.settings.replace(autotune_log=str(log)))
     start = time.perf_counter()
+    bound = kernel.bind(args)
+    bound_s = time.perf_counter() - start
+    config = bound.choose_config(args)
+    chosen_s = time.perf_counter() - start
+    bound.compile_config(config)(*args)
+    torch.cuda.synchronize()
+    loaded_s = time.perf_counter() - start
     kernel(*args)
     torch.cuda.synchronize()
-    return {"case": case, "import_s": imported - started, "first_call_s": time.perf_counter() - start,
-            "tuned": log.exists()}
+    return {"case": case, "import_s": imported - started, "first_call_s": loaded_s, "bind_s": bound_s,
+            "cache_lookup_s": chosen_s - bound_s, "load_and_run_s": loaded_s - chosen_s, "tuned": log.exists()}
 
 
 def side_warm(case: str, out: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures as cf
 import itertools
+import logging
 import platform
 import sys
 import time
@@ -31,6 +32,8 @@ from .effort import Effort, budget, effort_for
 
 SM90_SHARED_BYTES = 232448  # what an H100/H200 block may opt in to
 _CUT_FACTOR = 1.5  # a candidate whose screening call is this much slower than the best is not re-timed
+_GRACE_S = 2.0  # how long past the search budget a batch's compiles are waited for
+_log = logging.getLogger("helion.autotune")
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,7 +122,10 @@ class Candidates:
         self.pool = compile_pool(self.settings) if self.target is not None else None
         self.shared_limit = _shared_limit(bound.device, self.target)
         self.sid = next(_SESSION_IDS)
+        self.created = time.monotonic()
+        self._batches = 0
         self.best_ms: float | None = None
+        self.deadline: float | None = None  # monotonic time after which no compile is waited for
         self.default_ms: float | None = None
         self.timeout_s = self.settings.autotune_benchmark_timeout or (60.0 if self.gpu else 300.0)
         # the workers start (and run the baseline) while the first batch compiles
@@ -145,6 +151,10 @@ class Candidates:
                 expected = self.bound.kernel.run_reference(*_clone(self.args))
                 worker.baseline(self.sid, default, expected, True, settings.autotune_baseline_atol,
                                 settings.autotune_baseline_rtol, self.timeout_s)
+        _log.info("benchmark worker ready (baseline run) after %.2f s", self._since())
+
+    def _since(self) -> float:
+        return time.monotonic() - self.created
 
     def close(self) -> None:
         try:
@@ -168,7 +178,9 @@ class Candidates:
     def collect(self, handle: tuple[list[dict[str, Any]], Any]) -> list[search.Observation]:
         configs, future = handle
         self._opening.result()  # raises what opening raised
-        compiled = future.result() if future is not None else [None] * len(configs)
+        compiled = self._compiled(future, len(configs))
+        self._batches += 1
+        _log.info("batch %d of %d configs compiled after %.2f s", self._batches, len(configs), self._since())
         groups = [list(range(i, len(configs), len(self.workers))) for i in range(len(self.workers))]
         out: list[Any] = [None] * len(configs)
 
@@ -182,6 +194,19 @@ class Candidates:
             with cf.ThreadPoolExecutor(len(self.workers)) as threads:
                 list(threads.map(run_group, self.workers, groups))
         return out
+
+    def _compiled(self, future: Any, count: int) -> list[Any]:
+        """The batch's compile results; past the search's deadline, the ones that are in (a
+        straggler still compiling is charged a timeout rather than holding up the result)."""
+        if future is None:
+            return [None] * count
+        wait = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        try:
+            return future.result(timeout=wait)
+        except cf.TimeoutError:
+            from .precompile import CompileResult
+            late = CompileResult("timeout", "still compiling when the search budget ran out")
+            return [r if r is not None else late for r in future.partial]
 
     def __call__(self, configs: list[dict[str, Any]]) -> list[search.Observation]:
         return self.collect(self.submit(configs))
@@ -243,11 +268,13 @@ def tune(bound: Any, args: tuple, *, initial: list[dict[str, Any]] | None = None
     batch = max(4, getattr(candidates.pool, "workers", 4)) if bound.gpu else 2
     limits = effort if only is None else Effort(len(first), 1e9, effort.finalists, effort.repeats)  # only those
     name = bound.kernel.fn.__name__
+    if only is None:
+        candidates.deadline = time.monotonic() + effort.seconds + _GRACE_S
     try:
         result = search.tune(bound.config_space, candidates, strategy or settings.autotune_strategy, budget(limits),
                              batch_size=batch, seed=settings.autotune_seed, kernel=name,
                              log_path=settings.autotune_log, context={**trial_context(bound), **(context or {})},
-                             progress=settings.autotune_progress, initial=first)
+                             progress=settings.autotune_progress, initial=first, depth=3)
         ranked = _ranked(result.history)
         if not ranked:
             error = exc.AutotuneError(f"{name}: none of {result.trials} configs compiled and matched the baseline "
