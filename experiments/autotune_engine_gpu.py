@@ -11,9 +11,10 @@ in a new process, as a user would meet it:
 3. ``warm``: a new shape at ``autotune_effort="none"`` (the nearest cached winner) against that
    shape's own tuned best, timed in turn;
 4. ``serial``: the pre-engine serial loop (``experiments.serial_loop_baseline``), trials/s;
-5. ``peer``: the public Helion release at quick and full effort (full capped at 2 generations so
-   it fits the call: its configs per second, not its winner), in its own process, its winner
-   timed against the plain torch op of that process.
+5. ``peer``: the public Helion release at quick effort and (``--peer-full-cases``) full effort,
+   capped at one generation after its initial population so it fits the call (what counts there
+   is its configs per second, not its winner), in its own process, its winner timed against the
+   plain torch op of that process.
 
 GPU run (the peer wheel from ``fetch-wheels.sh --peer`` installed to /tmp/peer)::
 
@@ -170,7 +171,7 @@ def side_warm(case: str, out: Path) -> dict[str, Any]:
             "default_ms": default_ms, "none_vs_tuned": tuned_ms / none_ms}
 
 
-def side_serial(case: str, out: Path, trials: int = 16) -> dict[str, Any]:
+def side_serial(case: str, out: Path, trials: int = 12) -> dict[str, Any]:
     from experiments.serial_loop_baseline import trials_per_s
     _, kernel, args = _setup(case, CASES[case][2])
     return {"case": case, **trials_per_s(kernel, args, trials)}
@@ -206,7 +207,7 @@ def run_side(side: str, case: str, out: Path, env: dict[str, str], timeout_s: fl
              peer_path: str | None = None) -> dict[str, Any]:
     """One side in a new process; its JSON result, or the error (and the peer's own count of
     configs, parsed from its log)."""
-    result_file = out / f"{case}.{side}.{env.get('PEER_EFFORT', '')}.json"
+    result_file = Path(tempfile.mkdtemp()) / "result.json"
     path = f"{peer_path}:{env['PYTHONPATH']}" if peer_path else env["PYTHONPATH"]
     command = [sys.executable, "-P", "-m", "experiments.autotune_engine_gpu", "--side", side, "--case", case,
                "--out", str(out), "--result", str(result_file)]
@@ -225,7 +226,8 @@ def run_side(side: str, case: str, out: Path, env: dict[str, str], timeout_s: fl
     done = PEER_DONE.findall(log)
     if done:
         row["peer_search_s"], row["peer_configs"] = float(done[-1][0]), int(done[-1][1])
-    (out / f"{case}.{side}.log").write_text(log[-20000:])
+    with open(out / "sides.log", "a") as f:  # one file: the device copies back only a few
+        f.write(f"\n===== {case} {side} {env.get('PEER_EFFORT', '')}\n{log[-20000:]}")
     print(f"{case} {side}: {json.dumps(row)[:400]}", flush=True)
     return row
 
@@ -270,11 +272,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--steps", default="tune,hit,warm,serial,peer")
     parser.add_argument("--peer-path", default=None, help="where the public Helion release is installed")
+    parser.add_argument("--warm-cases", default="softmax,rms_norm,layer_norm,matmul",
+                        help="cases of the warm step (a new shape at effort none)")
+    parser.add_argument("--peer-full-cases", default="rms_norm,matmul",
+                        help="cases the peer also runs at full effort (2 generations)")
+    parser.add_argument("--merge", nargs="*", type=Path, help="only write the table of these results files")
     parser.add_argument("--side", choices=sorted(SIDES), help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        merged: dict[str, dict[str, dict]] = {}
+        for path in args.merge:
+            data = json.loads(path.read_text())
+            for case, steps in data["rows"].items():
+                merged.setdefault(case, {}).update(steps)
+        (args.out / "autotune_engine.md").write_text(table(merged, data["meta"]))
+        print(table(merged, data["meta"]))
+        return 0
     if args.side:
         args.result.write_text(json.dumps(SIDES[args.side](args.case, args.out), default=str))
         return 0
@@ -291,12 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     for case in args.cases.split(","):
         rows[case] = {}
         for step in steps:
+            if step == "warm" and case not in args.warm_cases.split(","):
+                continue
             if step == "peer":
                 if not args.peer_path:
                     continue
-                for effort in ("quick", "full"):
+                for effort in ("quick", "full") if case in args.peer_full_cases.split(",") else ("quick",):
                     peer_env = {**env, "PEER_EFFORT": effort, "HELION_CACHE_DIR": tempfile.mkdtemp(),
-                                **({"HELION_AUTOTUNE_MAX_GENERATIONS": "2"} if effort == "full" else {})}
+                                **({"HELION_AUTOTUNE_MAX_GENERATIONS": "1"} if effort == "full" else {})}
                     rows[case][f"peer_{effort}"] = run_side("peer", case, args.out, peer_env, 240, args.peer_path)
             else:
                 rows[case][step] = run_side(step, case, args.out, env, 300)

@@ -135,6 +135,11 @@ class BenchmarkWorker:
             if sid in self._baselines:
                 self._ask("baseline", self._baselines[sid], 600.0)
 
+    def start(self) -> None:
+        """Start the process now if it is not running (it warms up while the caller works)."""
+        if not self.alive():
+            self._start()
+
     @property
     def restarts(self) -> int:
         """How often the worker was started again after it died, hung or was closed."""
@@ -363,7 +368,27 @@ def _serve(conn: Any, device: str) -> None:
 def main(argv: list[str]) -> None:
     """Entry point of the worker process: ``python -m helion.autotune.bench_worker FD DEVICE``."""
     from multiprocessing.connection import Connection
+    _warm_tracing()
     _serve(Connection(int(argv[0])), argv[1])
+
+
+def _warm_tracing() -> None:
+    """Trace a small kernel on meta tensors: torch imports what tracing needs (seconds, once per
+    process) while the parent is still binding, not when the first candidate arrives."""
+    from .. import kernel as make_kernel
+    from .. import language as hl
+
+    def warm_up(x: torch.Tensor) -> torch.Tensor:
+        out = torch.empty_like(x)
+        for tile in hl.tile(x.size(0)):
+            row = x[tile, :].to(torch.float32)
+            out[tile, :] = (row * torch.rsqrt(torch.mean(row * row, dim=-1) + 1e-5)[:, None]).to(out.dtype)
+        return out
+
+    try:
+        make_kernel(warm_up, use_default_config=True).bind((torch.empty(64, 64, device="meta"),))
+    except Exception:  # noqa: BLE001 - only a warm-up
+        pass
 
 
 def _resources(run: Any) -> dict[str, Any] | None:

@@ -227,6 +227,17 @@ class ConfigCache:
         found.sort(key=lambda f: (f["distance"], f["shapes"], f["time_ms"] is None, f["time_ms"] or 0.0))
         return found[:limit]
 
+    def has_spec(self, kernel: str, source_hash: str, spec: str, device: str, versions: Mapping[str, str]) -> bool:
+        """Whether some valid entry has this specialization (whatever its space fingerprint): a
+        cheap guess, before binding, that ``get`` will hit."""
+        folder = self.folder(kernel, source_hash)
+        for path in folder.glob("*.json") if folder.is_dir() else []:
+            entry, _ = _load(path, None)
+            other = entry["key"] if entry else {}
+            if other.get("spec") == spec and other.get("device") == device and other.get("versions") == dict(versions):
+                return True
+        return False
+
     def clear(self, kernel: str | None = None) -> None:
         """Delete every entry, or only those of ``kernel`` (any source hash)."""
         for folder in self.root.iterdir() if self.root.is_dir() else []:

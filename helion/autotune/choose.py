@@ -26,7 +26,8 @@ def cache_for(settings: Any) -> ConfigCache | None:
 def cache_key(bound: Any, args: tuple) -> CacheKey:
     kernel = bound.kernel
     return CacheKey(kernel=kernel.fn.__name__, source_hash=source_fingerprint(kernel.fn),
-                    spec=spec_string(kernel.specialization_key(args)), shapes=bound.arg_shapes,
+                    spec=spec_string(kernel.specialization_key(kernel.normalize_args(tuple(args), {}))),
+                    shapes=bound.arg_shapes,
                     dtypes=bound.arg_dtypes, device=device_name(bound.device),
                     versions={"torch": torch.__version__, "triton": triton.__version__},
                     space_fingerprint=bound.config_space.fingerprint())

@@ -34,6 +34,11 @@ def default_workers() -> int:
     return max(1, min(16, cores - 2 if cores > 4 else cores))
 
 
+def _warm() -> int:
+    from . import precompile  # noqa: F401  (torch, triton and the code generator)
+    return os.getpid()
+
+
 def run_indexed(index: int, job: CompileJob, origin: tuple[str, int] | None = None) -> tuple[int, CompileResult]:
     """The task a worker runs: ``compile_job`` tagged with the job's place in its batch.
 
@@ -81,6 +86,13 @@ class CompilePool:
         future = self._thread.submit(self._run_batch, list(jobs), backend, n_jobs, origin, partial)
         future.partial = partial  # type: ignore[attr-defined]  (results so far, filled as they finish)
         return future
+
+    def warm(self) -> None:
+        """Start the workers now (each imports the compiler), so the first batch finds them up."""
+        backend, n_jobs = self._backend()
+        if not _in_process(backend):
+            self._thread.submit(lambda: joblib.Parallel(n_jobs=n_jobs, backend=backend)(
+                joblib.delayed(_warm)() for _ in range(n_jobs)))
 
     def run(self, jobs: list[CompileJob]) -> list[CompileResult]:
         """``submit(jobs).result()``."""

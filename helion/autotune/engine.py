@@ -70,6 +70,26 @@ def bench_workers(device: torch.device) -> list[BenchmarkWorker]:
     return out
 
 
+def prestart(kernel: Any, args: tuple) -> None:
+    """Start the benchmark worker and the compile workers of a kernel about to be bound, when
+    tuning may follow: they import torch and the compiler while this process traces the kernel
+    and looks up the cache (a cache hit leaves them idle)."""
+    from .choose import cache_for
+    from .cache import source_fingerprint, spec_string
+    settings = kernel.settings
+    if kernel.configs or settings.use_default_config or settings.autotune_effort == "none":
+        return
+    device = next((a.device for a in args if isinstance(a, torch.Tensor)), torch.device("cpu"))
+    cache = cache_for(settings)
+    if cache is not None and not settings.force_autotune and cache.has_spec(
+            kernel.fn.__name__, source_fingerprint(kernel.fn), spec_string(kernel.specialization_key(args)),
+            device_name(device), {"torch": torch.__version__, "triton": triton.__version__}):
+        return  # most likely a cache hit: no workers needed
+    bench_workers(device)[0].start()
+    if device.type == "cuda" or settings.autotune_compile_target:
+        compile_pool(settings).warm()
+
+
 @atexit.register
 def shutdown() -> None:
     """Stop the benchmark workers and compile pools (also run at exit)."""

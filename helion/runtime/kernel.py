@@ -83,6 +83,9 @@ class Kernel:
         runner = self._runners.get(key)
         if runner is None:
             try:
+                if key not in self._bound:  # a first call may tune: start its workers meanwhile
+                    from ..autotune.engine import prestart
+                    prestart(self, args)
                 bound = self.bind(args)
                 bound.chosen_config = Config(bound.choose_config(args))
                 runner = self._runners[key] = bound.compile_config(bound.chosen_config)
