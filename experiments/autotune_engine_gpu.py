@@ -211,6 +211,8 @@ def run_side(side: str, case: str, out: Path, env: dict[str, str], timeout_s: fl
     path = f"{peer_path}:{env['PYTHONPATH']}" if peer_path else env["PYTHONPATH"]
     command = [sys.executable, "-P", "-m", "experiments.autotune_engine_gpu", "--side", side, "--case", case,
                "--out", str(out), "--result", str(result_file)]
+    if side in ("serial", "peer"):  # compiles of its own: no binary from our tuning in Triton's cache
+        env = {**env, "TRITON_CACHE_DIR": tempfile.mkdtemp(prefix="triton-")}
     started = time.perf_counter()
     try:
         proc = subprocess.run(command, env={**env, "PYTHONPATH": path}, capture_output=True, text=True,
@@ -301,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     from experiments.gallery_gpu import environment
     meta = environment(torch.device("cuda"))
     cache = tempfile.mkdtemp(prefix="helion-engine-cache-")
-    env = {**os.environ, "HELION_CACHE_DIR": cache, "PYTHONPATH": f"{HERE}:{os.environ.get('PYTHONPATH', '')}"}
+    env = {**os.environ, "HELION_CACHE_DIR": cache, "PYTHONPATH": f"{HERE}:{os.environ.get('PYTHONPATH', '')}",
+           "TRITON_CACHE_DIR": tempfile.mkdtemp(prefix="triton-")}  # tune, hit and warm share a fresh one
     steps = args.steps.split(",")
     rows: dict[str, dict[str, dict]] = {}
     for case in args.cases.split(","):
