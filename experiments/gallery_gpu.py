@@ -52,7 +52,15 @@ import torch.nn.functional as F
 
 from experiments.kernels import GALLERY, GALLERY_NAMES, reference_for
 from experiments.kernels.checking import make_inputs, stable_seed
-from helion.autotune.timing import Timer
+try:
+    from helion.autotune.timing import Timer
+except ImportError:  # a peer's process (experiments.peer_untuned_gpu): ``helion`` is the public release
+    import importlib.util as _util
+    _spec = _util.spec_from_file_location("engine_timing", Path(__file__).resolve().parents[1] / "helion" / "autotune"
+                                          / "timing.py")
+    _timing = _util.module_from_spec(_spec)
+    _spec.loader.exec_module(_timing)
+    Timer = _timing.Timer
 
 MATMUL_MODULES = frozenset({"matmul", "matmul_bias_relu", "bmm"})  # compute-bound: compare with cuBLAS
 COPY_BYTES = {"cuda": 2**30, "cpu": 16 * 2**20}
