@@ -244,7 +244,7 @@ def table(rows: dict[str, dict[str, dict]], meta: dict[str, Any]) -> str:
     lines = [f"# kernel(*args) at the default effort on {meta['device']}", "",
              f"{meta['date']}; torch {meta['torch']}, triton {meta['triton']}; each column from a new process. "
              "Times: median of 30 CUDA-event timings, L2 flushed, called in turn within one process.", "",
-             "| kernel | tuning s | trials (failed) | configs/s | ours ms | known best ms | ours/known | eager ms | "
+             "| kernel | tuning s | trials (failed) | configs/s | ours ms | known best ms | known/ours | eager ms | "
              "torch.compile ms | roofline | cache hit: first call s | new shape, effort none / its tuned | "
              "serial loop configs/s | peer quick: s, configs/s, vs ours | peer full configs/s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -265,7 +265,7 @@ def table(rows: dict[str, dict[str, dict]], meta: dict[str, Any]) -> str:
             f"{f(t.get('compiled_ms'))} | {roof} | {f(h.get('first_call_s'), '.2f')} | "
             f"{f(w.get('none_vs_tuned'), '.3f')} | {f(s.get('trials_per_s'), '.2f')} | "
             f"{f(pq.get('seconds'), '.1f')}, {f(peer_rate, '.1f')}, {f(peer_vs, '.2f')} | {f(full_rate, '.1f')} |")
-    lines += ["", "ours/known = the best config the project knew for the case (README, H100 runs) timed here, "
+    lines += ["", "known/ours = the best config the project knew for the case (README, H100 runs) timed here, "
               "over our winner (1.00 = as fast). New shape: the nearest cached winner's time / that shape's own "
               "tuned best's time (1.00 = as fast). Peer vs ours = (peer/torch) / (ours/torch), each from its own "
               "process (> 1: the peer's winner is slower)."]

@@ -240,3 +240,44 @@ def test_worker_restarts_after_a_crash_and_a_hang(faults):
         assert worker.request("ping", (), 60) and worker.restarts == 2
     finally:
         worker.close()
+
+
+def test_a_compile_still_running_past_the_deadline_is_a_timeout():
+    """Past the search budget the batch's finished compiles are used and a straggler is charged."""
+    import concurrent.futures
+    import time
+
+    from helion.autotune.engine import Candidates
+    from helion.autotune.precompile import CompileResult
+
+    class Straggling:
+        partial = [CompileResult("ok", compile_s=0.1), None]
+
+        def result(self, timeout=None):
+            assert timeout == 0.0  # the deadline has passed: no waiting
+            raise concurrent.futures.TimeoutError
+
+    candidates = Candidates.__new__(Candidates)  # no workers: only the deadline logic
+    candidates.deadline = time.monotonic() - 1.0
+    done, late = candidates._compiled(Straggling(), 2)
+    assert done.status == "ok" and late.status == "timeout" and "budget" in late.message
+
+
+def test_no_workers_start_for_a_cached_specialization(tmp_path, monkeypatch):
+    """prestart guesses a cache hit from the specialization alone and then starts nothing."""
+    monkeypatch.setenv("HELION_CACHE_DIR", str(tmp_path / "cache"))
+    started = []
+    monkeypatch.setattr(engine, "bench_workers", lambda device: started.append(device) or [BenchmarkWorker(device)])
+    monkeypatch.setattr(BenchmarkWorker, "start", lambda self: None)
+    kernel = add_kernel(autotune_max_trials=2)
+    x, y = torch.randn(16, 16), torch.randn(16, 16)
+    engine.prestart(kernel, (x, y))
+    assert len(started) == 1  # nothing cached yet: the worker starts
+    monkeypatch.undo()
+    monkeypatch.setenv("HELION_CACHE_DIR", str(tmp_path / "cache"))
+    kernel = add_kernel(autotune_max_trials=2)
+    kernel(x, y)  # tunes and caches
+    started.clear()
+    monkeypatch.setattr(engine, "bench_workers", lambda device: started.append(device) or [])
+    engine.prestart(add_kernel(autotune_max_trials=2), (x, y))
+    assert started == []

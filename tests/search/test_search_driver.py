@@ -127,3 +127,39 @@ def test_write_and_load_records_skip_bad_lines(tmp_path):
     assert [r["trial"] for r in loaded] == [0, 1, 2, 3, 5]
     assert loaded[3]["time_ms"] is None
     assert sorted(str(w.message).split(":")[1] for w in warned) == ["5", "6", "9"]
+
+
+class PipelinedObjective:
+    """Records the order of submits and collects; times from small_objective."""
+
+    def __init__(self):
+        self.events = []
+
+    def submit(self, configs):
+        self.events.append(("submit", len(configs)))
+        return configs
+
+    def collect(self, handle):
+        self.events.append(("collect", len(handle)))
+        return small_objective(handle)
+
+    def __call__(self, configs):  # not used when submit/collect exist
+        raise AssertionError("a pipelined objective is not called directly")
+
+
+def test_pipelined_objectives_keep_the_next_batch_in_flight():
+    objective = PipelinedObjective()
+    result = search.tune(small_space(), objective, "random", Budget(trials=12), batch_size=4, seed=0, depth=2)
+    assert result.trials == 12
+    assert objective.events[:3] == [("submit", 4), ("submit", 4), ("collect", 4)]  # batch 2 before batch 1 ends
+    configs = [search.config_key(r["config"]) for r in result.history]
+    assert len(set(configs)) == 12  # in-flight configs count as pending: no repeats
+
+
+def test_initial_configs_run_first_and_are_not_asked_again():
+    space = small_space()
+    first = [space.default(), dict(space.default(), block=128)]
+    result = search.tune(space, small_objective, "random", Budget(trials=8), batch_size=3, seed=1, initial=first)
+    configs = [r["config"] for r in result.history]
+    assert configs[:2] == [space.normalize(c) for c in first]
+    assert len({search.config_key(c) for c in configs}) == 8
