@@ -15,6 +15,7 @@ import concurrent.futures
 import dataclasses
 import os
 import socket
+import threading
 import time
 from typing import Any
 
@@ -48,8 +49,10 @@ def run_indexed(index: int, job: CompileJob, origin: tuple[str, int] | None = No
     that neither its crash nor its hard timeout can end the caller.
     """
     if origin is not None and origin == _here():
-        from joblib.externals.loky import get_reusable_executor
-        return index, get_reusable_executor(max_workers=1).submit(compile_job, job).result()
+        # a private executor: resizing loky's reusable one to 1 would break joblib's own use of it
+        from joblib.externals.loky import ProcessPoolExecutor
+        with ProcessPoolExecutor(max_workers=1) as isolated:
+            return index, isolated.submit(compile_job, job).result()
     return index, compile_job(job)
 
 
@@ -66,9 +69,26 @@ class CompilePool:
         self.backend = backend
         self.timeout_s = timeout_s
         # batches run concurrently on the same (loky: reusable) workers, so one batch's slowest
-        # compile does not leave the workers idle while the next batch waits
-        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=_CONCURRENT_BATCHES,
-                                                             thread_name_prefix="compile-pool")
+        # compile does not leave the workers idle while the next batch waits; the threads are
+        # daemons, so a compile still running when the program ends does not hold up its exit
+        self._slots = threading.Semaphore(_CONCURRENT_BATCHES)
+        self._threads: list[threading.Thread] = []
+        self._given_up: set[int] = set()  # ids of the result lists of abandoned batches
+
+    def _background(self, fn: Any, *args: Any) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            with self._slots:
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as e:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(e)
+
+        thread = threading.Thread(target=run, name="compile-pool", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return future
 
     def submit(self, jobs: list[CompileJob]) -> concurrent.futures.Future[list[CompileResult]]:
         """Compile ``jobs`` in the background; the future's results are in job order, and its
@@ -83,7 +103,7 @@ class CompilePool:
                     for job in jobs]
             origin = _here()
         partial: list[CompileResult | None] = [None] * len(jobs)
-        future = self._thread.submit(self._run_batch, list(jobs), backend, n_jobs, origin, partial)
+        future = self._background(self._run_batch, list(jobs), backend, n_jobs, origin, partial)
         future.partial = partial  # type: ignore[attr-defined]  (results so far, filled as they finish)
         return future
 
@@ -91,17 +111,36 @@ class CompilePool:
         """Start the workers now (each imports the compiler), so the first batch finds them up."""
         backend, n_jobs = self._backend()
         if not _in_process(backend):
-            self._thread.submit(lambda: joblib.Parallel(n_jobs=n_jobs, backend=backend)(
+            self._background(lambda: joblib.Parallel(n_jobs=n_jobs, backend=backend)(
                 joblib.delayed(_warm)() for _ in range(n_jobs)))
 
     def run(self, jobs: list[CompileJob]) -> list[CompileResult]:
         """``submit(jobs).result()``."""
         return self.submit(jobs).result()
 
-    def close(self) -> None:
-        """Wait for the batch in flight and stop the background thread (loky's workers stay
-        for other users until their idle timeout)."""
-        self._thread.shutdown(wait=True)
+    def abandon(self, future: concurrent.futures.Future) -> None:
+        """Give up a batch still compiling (the search is over): with loky, its workers are
+        killed, so no process keeps compiling and the program's exit does not wait for it; the
+        next batch starts fresh workers. Other backends let the batch run to its end."""
+        if future.done():
+            return
+        self._given_up.add(id(future.partial))  # type: ignore[attr-defined]
+        backend, _ = self._backend()
+        if backend in ("loky", None) or type(backend).__name__ == "LokyBackend":
+            from joblib.externals.loky import reusable_executor
+            executor = getattr(reusable_executor, "_executor", None)
+            if executor is not None:
+                executor.shutdown(wait=False, kill_workers=True)
+
+    def _abandoned(self, results: list[CompileResult | None]) -> bool:
+        return id(results) in self._given_up
+
+    def close(self, wait: bool = True) -> None:
+        """Wait for the batches in flight (``wait=False``: leave them; loky's workers stay for
+        other users until their idle timeout)."""
+        for thread in self._threads if wait else []:
+            thread.join()
+        self._threads = []
 
     def __enter__(self) -> "CompilePool":
         return self
@@ -121,10 +160,13 @@ class CompilePool:
                    origin: tuple[str, int] | None, results: list[CompileResult | None]) -> list[CompileResult]:
         pending = list(range(len(jobs)))
         for _ in range(2):  # everything together; after a worker death, the rest once more
-            if pending:
+            if pending and not self._abandoned(results):
                 self._run_some(jobs, pending, results, backend, n_jobs, origin)
                 pending = [i for i in pending if results[i] is None]
         for i in pending:  # died twice with others: alone, so a death is this job's
+            if self._abandoned(results):
+                results[i] = CompileResult("timeout", "abandoned: the search ended while it compiled")
+                continue
             start = time.perf_counter()
             error = self._run_some(jobs, [i], results, backend, n_jobs, origin)
             if results[i] is None:

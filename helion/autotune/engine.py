@@ -97,7 +97,7 @@ def shutdown() -> None:
         worker.close()
     _WORKERS.clear()
     for pool in _POOLS.values():
-        pool.close()
+        pool.close(wait=False)  # a compile past the search's deadline must not hold up the exit
     _POOLS.clear()
 
 
@@ -146,6 +146,7 @@ class Candidates:
         self._batches = 0
         self.best_ms: float | None = None
         self.deadline: float | None = None  # monotonic time after which no compile is waited for
+        self.abandoned: list[Any] = []  # batches still compiling when their results were needed
         self.default_ms: float | None = None
         self.timeout_s = self.settings.autotune_benchmark_timeout or (60.0 if self.gpu else 300.0)
         # the workers start (and run the baseline) while the first batch compiles
@@ -225,6 +226,7 @@ class Candidates:
             return future.result(timeout=wait)
         except cf.TimeoutError:
             from .precompile import CompileResult
+            self.abandoned.append(future)
             late = CompileResult("timeout", "still compiling when the search budget ran out")
             return [r if r is not None else late for r in future.partial]
 
@@ -314,6 +316,8 @@ def tune(bound: Any, args: tuple, *, initial: list[dict[str, Any]] | None = None
                        [(finalists[i], t) for t, i in timed], time.perf_counter() - started)
     finally:
         candidates.close()
+        for future in candidates.abandoned:
+            candidates.pool.abandon(future)
 
 
 def trial_context(bound: Any) -> dict[str, Any]:

@@ -236,3 +236,23 @@ def test_registers_and_spills_from_the_cubin(tmp_path, maxnreg) -> None:
         listing = subprocess.run([cuobjdump, "-elf", str(binary)], capture_output=True, text=True).stdout
         assert int(re.search(r"register count: (\d+)", listing).group(1)) == found["registers"]
         assert int(re.search(r"frame size: (0x[0-9a-f]+)", listing).group(1), 16) == found["frame_bytes"]
+
+
+def test_an_abandoned_batch_stops_and_the_pool_goes_on(pool, add_bound, tmp_path, monkeypatch) -> None:
+    """The engine abandons a batch still compiling when its search is over: the workers stop
+    (no process keeps compiling, the program's exit does not wait) and the next batch runs."""
+    import time
+
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton"))
+    hang = CompileJob(("import time\ntime.sleep(600)\n",), ((),), cache_dir=add_bound.settings.cache_dir,
+                      timeout_s=60)
+    good = job_for(add_bound, add_bound.config_space.default(), "sm_90")
+    assert pool.run([good])[0].status == "ok"  # workers up
+    future = pool.submit([hang])
+    time.sleep(2)
+    started = time.perf_counter()
+    pool.abandon(future)
+    [result] = future.result(timeout=30)
+    assert result.status == "timeout" and time.perf_counter() - started < 30, result
+    [after] = pool.run([good])
+    assert after.status == "ok"
