@@ -258,9 +258,11 @@ def test_a_compile_still_running_past_the_deadline_is_a_timeout():
             raise concurrent.futures.TimeoutError
 
     candidates = Candidates.__new__(Candidates)  # no workers: only the deadline logic
-    candidates.deadline = time.monotonic() - 1.0
-    done, late = candidates._compiled(Straggling(), 2)
+    candidates.deadline, candidates.abandoned = time.monotonic() - 1.0, []
+    straggling = Straggling()
+    done, late = candidates._compiled(straggling, 2)
     assert done.status == "ok" and late.status == "timeout" and "budget" in late.message
+    assert candidates.abandoned == [straggling]  # stopped in the pool when the search ends
 
 
 def test_no_workers_start_for_a_cached_specialization(tmp_path, monkeypatch):
