@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 import search
+from experiments.kernels.checking import clone_inputs
 from helion.autotune.accuracy import mismatch
 from helion.autotune.timing import Timer
 
@@ -22,12 +23,12 @@ def trials_per_s(kernel: Any, args: tuple, trials: int, strategy: str = "genetic
     gpu = bound.gpu
     timer = Timer(bound.device, 25, 1)
     start = time.perf_counter()
-    expected = bound.compile_config(bound.config_space.default())(*_clone(args))
+    expected = bound.compile_config(bound.config_space.default())(*clone_inputs(args))
 
     def evaluate(config: dict[str, Any]) -> Any:
         try:
             run = bound.compile_config(config)
-            actual = run(*_clone(args))
+            actual = run(*clone_inputs(args))
             if gpu:
                 torch.cuda.synchronize()
         except Exception:  # noqa: BLE001 - a failing config is an outcome
@@ -42,7 +43,3 @@ def trials_per_s(kernel: Any, args: tuple, trials: int, strategy: str = "genetic
     seconds = time.perf_counter() - start
     return {"trials": result.trials, "seconds": seconds, "trials_per_s": result.trials / seconds,
             "best_ms": result.best_time}
-
-
-def _clone(args: tuple) -> tuple:
-    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)

@@ -14,7 +14,7 @@ import torch
 import triton
 
 from .. import exc
-from .cache import CacheKey, ConfigCache, source_fingerprint, spec_string
+from .cache import CacheKey, ConfigCache, spec_string
 from .engine import device_name, print_report, tune
 
 
@@ -25,7 +25,7 @@ def cache_for(settings: Any) -> ConfigCache | None:
 
 def cache_key(bound: Any, args: tuple) -> CacheKey:
     kernel = bound.kernel
-    return CacheKey(kernel=kernel.fn.__name__, source_hash=source_fingerprint(kernel.fn),
+    return CacheKey(kernel=kernel.fn.__name__, source_hash=kernel.source_hash,
                     spec=spec_string(kernel.specialization_key(kernel.normalize_args(tuple(args), {}))),
                     shapes=bound.arg_shapes,
                     dtypes=bound.arg_dtypes, device=device_name(bound.device),

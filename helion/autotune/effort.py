@@ -8,6 +8,7 @@ candidate, so the budgets there are counted in a few trials.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import search
 
@@ -28,12 +29,12 @@ _CPU = {"quick": Effort(trials=8, seconds=120.0, finalists=2, repeats=1),
         "full": Effort(trials=40, seconds=600.0, finalists=3, repeats=1)}
 
 
-def effort_for(settings: object, gpu: bool) -> Effort:
+def effort_for(settings: Any, gpu: bool) -> Effort:
     """The effort of ``settings.autotune_effort`` with its overrides applied."""
-    name = getattr(settings, "autotune_effort")
+    name = settings.autotune_effort
     base = (_GPU if gpu else _CPU)["quick" if name == "none" else name]
-    trials = getattr(settings, "autotune_max_trials") or base.trials
-    seconds = getattr(settings, "autotune_budget_s") or base.seconds
+    trials = settings.autotune_max_trials or base.trials
+    seconds = settings.autotune_budget_s or base.seconds
     return Effort(trials=trials, seconds=seconds, finalists=base.finalists, repeats=base.repeats)
 
 

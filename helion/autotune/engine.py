@@ -75,14 +75,14 @@ def prestart(kernel: Any, args: tuple) -> None:
     tuning may follow: they import torch and the compiler while this process traces the kernel
     and looks up the cache (a cache hit leaves them idle)."""
     from .choose import cache_for
-    from .cache import source_fingerprint, spec_string
+    from .cache import spec_string
     settings = kernel.settings
     if kernel.configs or settings.use_default_config or settings.autotune_effort == "none":
         return
     device = next((a.device for a in args if isinstance(a, torch.Tensor)), torch.device("cpu"))
     cache = cache_for(settings)
     if cache is not None and not settings.force_autotune and cache.has_spec(
-            kernel.fn.__name__, source_fingerprint(kernel.fn), spec_string(kernel.specialization_key(args)),
+            kernel.fn.__name__, kernel.source_hash, spec_string(kernel.specialization_key(args)),
             device_name(device), {"torch": torch.__version__, "triton": triton.__version__}):
         return  # most likely a cache hit: no workers needed
     bench_workers(device)[0].start()
@@ -322,8 +322,7 @@ def tune(bound: Any, args: tuple, *, initial: list[dict[str, Any]] | None = None
 
 def trial_context(bound: Any) -> dict[str, Any]:
     """The fields every trial record of this bound kernel carries (DESIGN.md, trial records)."""
-    from .cache import source_fingerprint
-    return {"source_hash": source_fingerprint(bound.kernel.fn), "key": bound.key_record(),
+    return {"source_hash": bound.kernel.source_hash, "key": bound.key_record(),
             "device": device_name(bound.device),
             "versions": {"torch": torch.__version__, "triton": triton.__version__},
             "timing": "cuda_events" if bound.gpu else "interpreter_wall"}

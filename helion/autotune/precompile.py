@@ -26,8 +26,6 @@ from typing import Any
 import torch
 
 from .. import exc
-from ..compiler import codegen
-from ..compiler.codegen import site_offsets
 from . import cubin as cubin_elf
 
 Target = tuple[str, int, int]  # GPUTarget fields: backend, arch, warp size
@@ -160,22 +158,11 @@ def job_for(bound: Any, config: dict[str, Any], target: Any = ("cuda", 90, 32),
     """The job compiling ``bound`` under ``config`` for ``target``: the sources a launch on the
     GPU loads (GPU code even when ``bound`` was traced on meta tensors) and its launch values."""
     cfg = bound.normalize_config(config)
-    sources = bound.sources(cfg) if bound.gpu else _gpu_sources(bound, cfg)
+    sources = bound.sources(cfg, gpu=True)
     launches = tuple(None if v is None else tuple(launch_spec(v)) for v in bound.launch_values)
     names = tuple(None if f is None else f.name for f in bound.functions)
     return CompileJob(tuple(sources), launches, target_of(target), bound.settings.cache_dir, timeout_s, names,
                       os.environ.get("TRITON_CACHE_DIR"))
-
-
-def _gpu_sources(bound: Any, cfg: dict[str, Any]) -> list[str | None]:
-    """GPU code of a kernel bound on meta/CPU tensors (``BoundKernel.sources`` writes CPU code)."""
-    functions = [f for f in bound.functions if f is not None]
-    offsets = dict(zip(map(id, functions), site_offsets(functions)))
-    index_dtype = torch.int64 if bound.numel_max >= 2 ** 31 else torch.int32
-    return [None if f is None else codegen.generate(f, cfg, True, dot_precision=bound.settings.dot_precision,
-                                                    index_dtype=index_dtype, sites=offsets[id(f)],
-                                                    num_sms=bound.num_sms)
-            for f in bound.functions]
 
 
 def compile_for_target(bound: Any, config: dict[str, Any], arch: int = 90) -> list[dict[str, Any]]:

@@ -45,6 +45,12 @@ class Kernel:
         self._runners: dict[Any, Callable[..., Any]] = {}
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
+    @functools.cached_property
+    def source_hash(self) -> str:
+        """Fingerprint of the kernel's source and the helpers it calls (the cache keys on it)."""
+        from ..autotune.cache import source_fingerprint
+        return source_fingerprint(self.fn)
+
     @property
     def program(self) -> HostProgram:
         if self._program is None:
@@ -273,18 +279,20 @@ class BoundKernel:
         cfg = self.normalize_config(config)
         return "\n\n".join(self._source(f, cfg) for f in self.functions if f is not None)
 
-    def sources(self, config: Config | dict[str, Any]) -> list[str | None]:
+    def sources(self, config: Config | dict[str, Any], gpu: bool | None = None) -> list[str | None]:
         """The generated module source of each device loop under ``config`` (None for a loop the
-        trace never reached), in ``functions`` order."""
+        trace never reached), in ``functions`` order; ``gpu=True`` writes GPU code whatever the
+        tensors' device (the compile workers build it for a target from a kernel bound on CPU)."""
         cfg = self.normalize_config(config)
-        return [None if f is None else self._source(f, cfg) for f in self.functions]
+        return [None if f is None else self._source(f, cfg, gpu) for f in self.functions]
 
-    def _source(self, fn: DeviceFunction, config: dict[str, Any]) -> str:
+    def _source(self, fn: DeviceFunction, config: dict[str, Any], gpu: bool | None = None) -> str:
         index_dtype = torch.int64 if self.numel_max >= 2 ** 31 else torch.int32
         functions = [f for f in self.functions if f is not None]
         sites = site_offsets(functions)[functions.index(fn)]
-        return codegen.generate(fn, config, self.gpu, dot_precision=self.settings.dot_precision,
-                                index_dtype=index_dtype, sites=sites, num_sms=self.num_sms)
+        return codegen.generate(fn, config, self.gpu if gpu is None else gpu,
+                                dot_precision=self.settings.dot_precision, index_dtype=index_dtype, sites=sites,
+                                num_sms=self.num_sms)
 
     def compile_config(self, config: Config | dict[str, Any]) -> Callable[..., Any]:
         """A callable that runs this kernel with ``config`` (compiled once per config)."""
