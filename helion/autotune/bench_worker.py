@@ -121,7 +121,8 @@ class BenchmarkWorker:
         """Start ``python -m helion.autotune.bench_worker``: a fresh interpreter that never imports
         the user's main module (a script without a ``__main__`` guard would tune again there)."""
         parent, child = multiprocessing.Pipe()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+                   HELION_WORKER_SPAWNED=repr(time.time()))
         self._starts += 1
         self._log = tempfile.TemporaryFile(mode="w+")
         self._process = subprocess.Popen(
@@ -243,6 +244,11 @@ class _Server:
             torch.cuda.set_device(device)
         self.sessions: dict[int, _Session] = {}
         self._timer: Any = None
+        # seconds from spawn to serving (interpreter, torch, CUDA, warm-up), then per session
+        self.phases: dict[str, float] = {}
+        spawned = os.environ.get("HELION_WORKER_SPAWNED")
+        if spawned:
+            self.phases["start"] = time.time() - float(spawned)
 
     @property
     def timer(self) -> Any:
@@ -253,11 +259,13 @@ class _Server:
         return self._timer
 
     def open(self, sid: int, blob: bytes) -> None:
+        started = time.perf_counter()
         payload, args = cloudpickle.loads(blob)
         kernel = payload.rebuild()
         args = unpack(args, self.device)
         pristine = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
         self.sessions[sid] = _Session(kernel.bind(args), pristine, args)
+        self.phases["open"] = time.perf_counter() - started
 
     def close(self, sid: int) -> None:
         self.sessions.pop(sid, None)
@@ -277,9 +285,13 @@ class _Server:
         session = self.sessions[sid]
         session.check, session.atol, session.rtol = check, atol, rtol
         self._restore(session)
+        started = time.perf_counter()
         try:
-            out = session.bound.compile_config(config)(*session.args)
+            run = session.bound.compile_config(config)
+            loaded = time.perf_counter()
+            out = run(*session.args)  # compiles the default, or loads the pool's binary
             self._sync()
+            self.phases.update(codegen=loaded - started, first_run=time.perf_counter() - loaded)
         except Exception:
             if expected is None:
                 raise  # no baseline at all: the parent falls back to the eager reference
@@ -289,7 +301,8 @@ class _Server:
                            if isinstance(a, torch.Tensor) and not torch.equal(a, p)]
         session.expected_inputs = {i: session.args[i].clone() for i in session.mutated}
         session.expected = unpack(expected, self.device) if expected is not None else out
-        return {"mutated": session.mutated}
+        phases, self.phases = self.phases, {}
+        return {"mutated": session.mutated, "phases": phases}
 
     def bench(self, sid: int, config: dict, cut_ms: float | None) -> dict[str, Any]:
         """Check then time one config: {"status", "time_ms", "times_ms", "load_s", "cut", "resources"}."""

@@ -17,6 +17,7 @@ import itertools
 import logging
 import platform
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +150,9 @@ class Candidates:
         self.abandoned: list[Any] = []  # batches still compiling when their results were needed
         self.default_ms: float | None = None
         self.timeout_s = self.settings.autotune_benchmark_timeout or (60.0 if self.gpu else 300.0)
+        self._default_key = search.config_key(bound.config_space.default())
+        self._default_compile: tuple[Any, int] | None = None  # (batch future, index) compiling the default
+        self._submitted = threading.Event()
         # the workers start (and run the baseline) while the first batch compiles
         self._opening = cf.ThreadPoolExecutor(1, thread_name_prefix="bench-open").submit(self._open)
 
@@ -162,17 +166,34 @@ class Candidates:
             expected = settings.autotune_baseline_fn(*_clone(self.args))
         for worker in self.workers:
             worker.open(self.sid, self.bound.kernel, self.args)
+        waited = self._await_default_compile()
+        for worker in self.workers:
             try:
-                worker.baseline(self.sid, default, expected, settings.autotune_accuracy_check,
+                phases = worker.baseline(self.sid, default, expected, settings.autotune_accuracy_check,
                                 settings.autotune_baseline_atol, settings.autotune_baseline_rtol, self.timeout_s)
             except (WorkerDied, WorkerTimeout, RuntimeError) as e:
                 if expected is not None or not settings.autotune_accuracy_check:
                     raise exc.AutotuneError(f"{self.bound.kernel.fn.__name__}: the baseline run failed: {e}") from None
                 # the default config itself fails: the eager reference run is the baseline instead
                 expected = self.bound.kernel.run_reference(*_clone(self.args))
-                worker.baseline(self.sid, default, expected, True, settings.autotune_baseline_atol,
-                                settings.autotune_baseline_rtol, self.timeout_s)
-        _log.info("benchmark worker ready (baseline run) after %.2f s", self._since())
+                phases = worker.baseline(self.sid, default, expected, True, settings.autotune_baseline_atol,
+                                         settings.autotune_baseline_rtol, self.timeout_s)
+        _log.info("benchmark worker ready (baseline run) after %.2f s: waited %.2f s for the pool's compile of "
+                  "the default; in the worker %s", self._since(), waited,
+                  ", ".join(f"{k} {v:.2f} s" for k, v in phases.get("phases", {}).items()))
+
+    def _await_default_compile(self) -> float:
+        """Wait (a bounded time) for the pool's compile of the default config, which the first
+        batch holds: the worker's baseline run then loads that binary from Triton's cache instead
+        of compiling it a second time, while the pool is busy with the rest of the batch."""
+        started = time.monotonic()
+        if self.pool is None or not self._submitted.wait(10.0) or self._default_compile is None:
+            return time.monotonic() - started
+        future, index = self._default_compile
+        limit = started + min(30.0, self.settings.autotune_compile_timeout or 30.0)
+        while future.partial[index] is None and not future.done() and time.monotonic() < limit:
+            time.sleep(0.01)
+        return time.monotonic() - started
 
     def _since(self) -> float:
         return time.monotonic() - self.created
@@ -194,7 +215,13 @@ class Candidates:
             return configs, None
         from .precompile import job_for
         jobs = [job_for(self.bound, c, self.target, self.settings.autotune_compile_timeout) for c in configs]
-        return configs, self.pool.submit(jobs)
+        future = self.pool.submit(jobs)
+        if self._default_compile is None:
+            index = next((i for i, c in enumerate(configs) if search.config_key(c) == self._default_key), None)
+            if index is not None:
+                self._default_compile = (future, index)
+        self._submitted.set()
+        return configs, future
 
     def collect(self, handle: tuple[list[dict[str, Any]], Any]) -> list[search.Observation]:
         configs, future = handle

@@ -2,7 +2,8 @@
 
 Result dtypes and shapes come from running the same torch call on meta tensors whose sizes stand
 for the symbolic dims (a distinct prime per block), so torch's own promotion and broadcasting rules
-(and its error messages) apply. Composite ops (softmax, var, ...) are written in torch over proxies.
+(and its error messages) apply; pointwise ops, casts and reductions run on small CPU stand-ins
+first (``standins``), which skips the imports torch's meta references make. Composite ops (softmax, var, ...) are written in torch over proxies.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .. import language as hl
 from . import symbols
 from .ir import ONE, Dim, Node
 from .pointwise import POINTWISE
+from .standins import small_result
 from .values import DeviceValue, HostTensor, TileProxy
 
 _PRIMES = [p for p in range(1009, 3000) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
@@ -57,12 +59,22 @@ class OpLowering:
             return symbols.hint(value)
         return value
 
+    def device_value(self, value: Any) -> DeviceValue | None:
+        if isinstance(value, TileProxy):
+            return value._as_value()
+        return value if isinstance(value, DeviceValue) else None
+
     def dims_of(self, meta: torch.Tensor) -> tuple[Dim, ...]:
         by_rep = {p: b for b, p in enumerate(_PRIMES[:len(self.blocks)])}
         return tuple(Dim(block=by_rep[s]) if s in by_rep else (ONE if s == 1 else Dim(size=s))
                      for s in meta.shape)
 
-    def infer(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+    def infer(self, fn: Any, args: tuple, kwargs: dict, dims_from_operands: bool = False) -> Any:
+        """``fn``'s result on stand-ins of ``args`` (dims from operands: on small CPU tensors)."""
+        if dims_from_operands:
+            out = small_result(fn, args, kwargs, self.device_value, self.meta, _PRIMES.__getitem__)
+            if out is not None:
+                return out
         try:
             return fn(*self.meta(tuple(args)), **{k: self.meta(v) for k, v in kwargs.items()})
         except exc.HelionError:
@@ -194,7 +206,9 @@ class OpLowering:
             return _DECOMPOSITIONS[name](*args, **kwargs)
         if name in _DOTS:
             return self.lower_dot_call(name, args, kwargs)
-        out = self.infer(func, args, kwargs)
+        elementwise = name in POINTWISE or name == "where" or name in _REDUCTIONS or name in _CASTS or \
+            name in ("to", "type", "float")
+        out = self.infer(func, args, kwargs, dims_from_operands=elementwise)
         if name in POINTWISE or name == "where":
             return self.pointwise(name, args, kwargs, out)
         if name in _REDUCTIONS:

@@ -23,6 +23,7 @@ from ..compiler.lower import DeviceLowering
 from ..compiler.source import KernelSource
 from ..compiler.codegen import site_offsets
 from ..compiler.space import build_space
+from ..compiler.standins import MetaLikes
 from ..language._dispatch import executing, tracing_host
 from .config import Config
 from .interpreter import interpreted_stdlib
@@ -138,7 +139,8 @@ def _tracing_mode(static: bool, args: tuple) -> Iterator[tuple]:
     """Arguments to trace host code with: meta tensors, or (dynamic shapes) fake tensors whose
     sizes above 1 are symbolic, with the fake mode active so host allocations are symbolic too."""
     if static:
-        yield tuple(_meta(a) for a in args)
+        with MetaLikes():
+            yield tuple(_meta(a) for a in args)
         return
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv, StatelessSymbolicContext
