@@ -14,7 +14,9 @@ in a new process, as a user would meet it:
 5. ``peer``: the public Helion release at quick effort and (``--peer-full-cases``) full effort,
    capped at one generation after its initial population so it fits the call (what counts there
    is its configs per second, not its winner), in its own process, its winner timed against the
-   plain torch op of that process.
+   plain torch op of that process;
+6. ``full``: ours at full effort with the search capped at ``--full-budget-s`` (about as long as
+   the peer's capped full search), on the peer-full cases: configs per second at equal length.
 
 GPU run (the peer wheel from ``fetch-wheels.sh --peer`` installed to /tmp/peer)::
 
@@ -94,7 +96,7 @@ def side_tune(case: str, out: Path) -> dict[str, Any]:
     from experiments.kernels import reference_for
     from helion.autotune.timing import Timer
     module, base, args = _setup(case, CASES[case][2])
-    log = out / f"{case}.trials.jsonl"
+    log = out / f"{case}{os.environ.get('TRIALS_SUFFIX', '')}.trials.jsonl"
     logging.basicConfig(level=logging.INFO, format="%(relativeCreated)8.0f ms %(name)s: %(message)s")
     kernel = helion.kernel(base.fn, settings=base.settings, autotune_log=str(log))
     start = time.perf_counter()
@@ -246,11 +248,12 @@ def table(rows: dict[str, dict[str, dict]], meta: dict[str, Any]) -> str:
              "Times: median of 30 CUDA-event timings, L2 flushed, called in turn within one process.", "",
              "| kernel | tuning s | trials (failed) | configs/s | ours ms | known best ms | known/ours | eager ms | "
              "torch.compile ms | roofline | cache hit: first call s | new shape, effort none / its tuned | "
-             "serial loop configs/s | peer quick: s, configs/s, vs ours | peer full configs/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "serial loop configs/s | peer quick: s, configs/s, vs ours | peer full configs/s | "
+             "ours full: s, configs/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for case, r in rows.items():
         t, h, w, s = r.get("tune", {}), r.get("hit", {}), r.get("warm", {}), r.get("serial", {})
-        pq, pf = r.get("peer_quick", {}), r.get("peer_full", {})
+        pq, pf, full = r.get("peer_quick", {}), r.get("peer_full", {}), r.get("full", {})
         roof = (f"{t['frac_cublas']:.2f} of cuBLAS" if "frac_cublas" in t else
                 f"{t['frac_copy_bw']:.2f} of copy BW" if "frac_copy_bw" in t else "-")
         known = t.get("known_best_ms")
@@ -264,7 +267,8 @@ def table(rows: dict[str, dict[str, dict]], meta: dict[str, Any]) -> str:
             f"{f(known / t['ours_ms'] if known and 'ours_ms' in t else None, '.3f')} | {f(t.get('eager_ms'))} | "
             f"{f(t.get('compiled_ms'))} | {roof} | {f(h.get('first_call_s'), '.2f')} | "
             f"{f(w.get('none_vs_tuned'), '.3f')} | {f(s.get('trials_per_s'), '.2f')} | "
-            f"{f(pq.get('seconds'), '.1f')}, {f(peer_rate, '.1f')}, {f(peer_vs, '.2f')} | {f(full_rate, '.1f')} |")
+            f"{f(pq.get('seconds'), '.1f')}, {f(peer_rate, '.1f')}, {f(peer_vs, '.2f')} | {f(full_rate, '.1f')} | "
+            f"{f(full.get('tune_s'), '.1f')}, {f(full.get('configs_per_s'), '.1f')} |")
     lines += ["", "known/ours = the best config the project knew for the case (README, H100 runs) timed here, "
               "over our winner (1.00 = as fast). New shape: the nearest cached winner's time / that shape's own "
               "tuned best's time (1.00 = as fast). Peer vs ours = (peer/torch) / (ours/torch), each from its own "
@@ -276,12 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("experiments/results/autotune_engine"))
     parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--steps", default="tune,hit,warm,serial,peer")
+    parser.add_argument("--steps", default="tune,hit,warm,serial,peer,full")
     parser.add_argument("--peer-path", default=None, help="where the public Helion release is installed")
     parser.add_argument("--warm-cases", default="softmax,rms_norm,layer_norm,matmul",
                         help="cases of the warm step (a new shape at effort none)")
     parser.add_argument("--peer-full-cases", default="rms_norm,matmul",
                         help="cases the peer also runs at full effort (2 generations)")
+    parser.add_argument("--full-budget-s", type=float, default=40.0,
+                        help="search seconds of the full step (ours at full effort, peer-full cases)")
     parser.add_argument("--merge", nargs="*", type=Path, help="only write the table of these results files")
     parser.add_argument("--side", choices=sorted(SIDES), help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -316,7 +322,12 @@ def main(argv: list[str] | None = None) -> int:
         for step in steps:
             if step == "warm" and case not in args.warm_cases.split(","):
                 continue
-            if step == "peer":
+            if step == "full":  # ours at full effort for the peer's full-effort time: configs/s at equal length
+                if case in args.peer_full_cases.split(","):
+                    full_env = {**env, "HELION_AUTOTUNE_EFFORT": "full", "TRIALS_SUFFIX": ".full",
+                                "HELION_AUTOTUNE_BUDGET_S": str(args.full_budget_s), "HELION_CACHE_DIR": tempfile.mkdtemp()}
+                    rows[case]["full"] = run_side("tune", case, args.out, full_env, 300)
+            elif step == "peer":
                 if not args.peer_path:
                     continue
                 for effort in ("quick", "full") if case in args.peer_full_cases.split(",") else ("quick",):
