@@ -759,7 +759,7 @@ class KernelCodegen:
 
     def op_atomic_add(self, node: Node) -> None:
         dims = node.attrs["index_dims"]
-        mask = self.mask_for(dims)
+        mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
         args = [self.pointer(node, dims), self.ref(node.args[0])]
         if mask:
             args.append(f"mask={mask}")
@@ -795,6 +795,31 @@ class KernelCodegen:
             self.line(f"{var.name} = {self.squeezed_ref(final) if id(var) in squeezed else self.ref(final)}")
         self.depth -= opened
         self.active -= set(node.attrs["blocks"])
+
+    def op_if(self, node: Node) -> None:
+        """A Triton ``if`` on a scalar; names merged after it are assigned at the end of each branch."""
+        carried = node.attrs["carried"]
+        for var, init, _, _ in carried:
+            if init is not None:
+                self.line(f"{var.name} = {self.ref(init)}")
+        orelse = next(n for n in node.body if n.op == "else")
+        branches = [([n for n in node.body if n is not orelse], 2), (orelse.body, 3)]
+        for (nodes, position), header in zip(branches, (f"if {self.ref(node.args[0])}:", "else:")):
+            if header == "else:" and not nodes and not carried:
+                break
+            self.line(header)
+            self.depth += 1
+            start = len(self.lines)
+            for inner in nodes:
+                self.emit(inner)
+            for carry in carried:
+                self.line(f"{carry[0].name} = {self.ref(carry[position])}")
+            if len(self.lines) == start:
+                self.line("pass")
+            self.depth -= 1
+
+    def op_else(self, node: Node) -> None:
+        raise exc.InternalError("an else branch outside its if")  # emitted by op_if
 
     def chunk_loop(self, loop: ChunkLoop) -> None:
         block = self.fn.block(loop.block)

@@ -323,24 +323,25 @@ class OpLowering:
         terms, dims = self.index_terms(arg, index)
         if extra_mask is False:  # a constant mask that keeps nothing: masked-off elements read as zero
             return DeviceValue(self.emit("full", (0,), arg.dtype, dims, "full"))
+        extra_mask = self.predicated(None if extra_mask is True else extra_mask, dims, required=False)
         return DeviceValue(self.emit("load", (), arg.dtype, dims, "load", tensor=arg.name, terms=terms,
-                                     extra_mask=self.as_node(None if extra_mask is True else extra_mask),
-                                     eviction=eviction))
+                                     extra_mask=self.as_node(extra_mask), eviction=eviction))
 
     def store(self, tensor: Any, index: list[Any], value: Any, extra_mask: Any) -> None:
         arg = self.host_tensor(tensor)
         terms, dims = self.index_terms(arg, index)
         if extra_mask is False:  # a constant mask that keeps nothing: nothing is written
             return
-        extra_mask = None if extra_mask is True else extra_mask
+        extra_mask = self.predicated(None if extra_mask is True else extra_mask, dims, required=True)
         self.emit("store", (self.stored_value(value, dims, arg.dtype),), arg.dtype, (), "store",
                   tensor=arg.name, terms=terms, index_dims=dims, extra_mask=self.as_node(extra_mask))
 
     def atomic_add(self, tensor: Any, index: list[Any], value: Any, sem: str) -> DeviceValue:
         arg = self.host_tensor(tensor)
         terms, dims = self.index_terms(arg, index)
+        mask = self.as_node(self.predicated(None, dims, required=True))
         node = self.emit("atomic_add", (self.stored_value(value, dims, arg.dtype),), arg.dtype, dims,
-                         "old", tensor=arg.name, terms=terms, index_dims=dims, sem=sem)
+                         "old", tensor=arg.name, terms=terms, index_dims=dims, sem=sem, extra_mask=mask)
         return DeviceValue(node)
 
     def stored_value(self, value: Any, dims: tuple[Dim, ...], dtype: torch.dtype) -> Any:

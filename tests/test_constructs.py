@@ -1,0 +1,177 @@
+"""Device-code constructs (issue #11): ``if`` on device values, scans and custom reductions,
+``hl.static_range``, ``hl.rand``/``hl.randint``, helper functions, block-size arithmetic and
+gathers, each kernel checked against PyTorch on random inputs under its default config and a
+few random configs of its space; and that the GPU spelling compiles for sm_90.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+import helion
+import helion.language as hl
+from helion import exc
+from helion.autotune.precompile import compile_for_target
+
+from tests import construct_helpers
+
+TOL = {"rtol": 1e-4, "atol": 1e-4}
+
+
+@pytest.fixture(autouse=True)
+def _seed(request):
+    torch.manual_seed(zlib.crc32(request.node.nodeid.encode()))
+
+
+def configs(bound, count: int = 2) -> list[dict]:
+    """The default config and ``count`` random ones of the kernel's space."""
+    rng = np.random.default_rng(0)
+    return [bound.config_space.default()] + [bound.config_space.sample(rng) for _ in range(count)]
+
+
+def check(kernel, args: tuple, expected, count: int = 2, sm90: bool = True, **tolerance) -> None:
+    """``kernel(*args)`` equals ``expected`` under the default and ``count`` random configs; the
+    default config's GPU code compiles for sm_90."""
+    bound = kernel.bind(args)
+    for config in configs(bound, count):
+        actual = bound.compile_config(config)(*args)
+        torch.testing.assert_close(actual, expected, **(tolerance or TOL), msg=lambda m: f"{config}: {m}")
+    if sm90:
+        assert all(r["kernel"] for r in compile_for_target(bound, bound.config_space.default()))
+
+
+# --- if / else on device values --------------------------------------------------------------------
+
+
+@helion.kernel(use_default_config=True)
+def segment_double(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros_like(x)
+    for g in hl.grid(offsets.size(0) - 1):
+        start = offsets[g]
+        end = offsets[g + 1]
+        n_valid = end - start
+        if n_valid > 0:
+            for tile in hl.tile(start, end):
+                out[tile] = x[tile] * (g + 1)
+    return out
+
+
+def test_if_on_a_loaded_scalar_guards_a_runtime_tile_loop():
+    x = torch.randn(50)
+    offsets = torch.tensor([0, 7, 7, 30, 30, 50])
+    scale = torch.repeat_interleave(torch.arange(1, 6).float(), offsets.diff())
+    check(segment_double, (x, offsets), x * scale)
+
+
+@helion.kernel(use_default_config=True)
+def by_flag(x: torch.Tensor, flags: torch.Tensor) -> torch.Tensor:
+    m, n = x.shape
+    out = torch.empty_like(x)
+    for g in hl.grid(m):
+        flag = flags[g]
+        acc = hl.zeros([n])
+        row = x[g, :]
+        if flag > 0:
+            acc = row * 2
+            if flag > 1:  # nested
+                acc = acc + 100
+        elif flag == 0:
+            acc = row
+        else:
+            acc = acc - 1
+        out[g, :] = acc
+    return out
+
+
+def test_scalar_if_elif_else_nested_merges_values():
+    x = torch.randn(7, 20)
+    flags = torch.tensor([0, 1, 2, -1, 2, 0, -3])
+    expected = torch.stack([
+        row * 2 + (100 if f > 1 else 0) if f > 0 else (row if f == 0 else torch.full_like(row, -1.0))
+        for row, f in zip(x, flags.tolist())])
+    check(by_flag, (x, flags), expected)
+
+
+@helion.kernel(use_default_config=True)
+def piecewise(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size()):
+        v = x[tile]
+        if v > 0.5:
+            y = v * 2
+        elif not v < -0.5:
+            y = v
+        else:
+            y = -v + 1
+        out[tile] = y
+    return out
+
+
+def test_if_on_a_tensor_condition_selects_elementwise():
+    x = torch.randn(19, 33)
+    expected = torch.where(x > 0.5, x * 2, torch.where(x >= -0.5, x, -x + 1))
+    check(piecewise, (x,), expected)
+
+
+@helion.kernel(use_default_config=True)
+def masked_writes(x: torch.Tensor, low: float) -> torch.Tensor:
+    out = torch.zeros_like(x)
+    for tile in hl.tile(x.size()):
+        v = x[tile]
+        if v > low and v < 1.0:
+            out[tile] = v + 10
+    return out
+
+
+def test_store_under_a_tensor_condition_is_masked():
+    x = torch.rand(21, 30) * 2 - 0.5
+    check(masked_writes, (x, 0.25), torch.where((x > 0.25) & (x < 1), x + 10, torch.zeros(())))
+
+
+@helion.kernel(use_default_config=True)
+def host_branch(x: torch.Tensor, negate: bool) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size(0)):
+        if negate:
+            out[tile] = -x[tile]
+        else:
+            out[tile] = x[tile]
+    return out
+
+
+def test_if_on_a_host_value_is_specialised():
+    x = torch.randn(40)
+    check(host_branch, (x, True), -x, count=0, sm90=False)
+    check(host_branch, (x, False), x, count=0, sm90=False)
+    assert "if" not in host_branch.bind((x, True)).to_triton_code().split("def launch")[0].split("):", 1)[1]
+
+
+def test_name_bound_in_one_branch_only_is_a_located_error():
+    @helion.kernel(use_default_config=True)
+    def one_sided(x: torch.Tensor) -> torch.Tensor:
+        out = torch.empty_like(x)
+        for g in hl.grid(x.size(0)):
+            if x[g] > 0:
+                y = x[g]
+            out[g] = y
+        return out
+
+    with pytest.raises(exc.UnsupportedOperation, match="only one branch") as info:
+        one_sided(torch.randn(4))
+    assert "test_constructs.py" in str(info.value) and "out[g] = y" in str(info.value)
+
+
+def test_store_under_a_tensor_condition_must_cover_its_dims():
+    @helion.kernel(use_default_config=True)
+    def partial(x: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros([x.size(0)])
+        for tm, tn in hl.tile(x.size()):
+            if x[tm, tn] > 0:
+                out[tm] = 1.0
+        return out
+
+    with pytest.raises(exc.ShapeMismatch, match="index every dim of the condition"):
+        partial(torch.randn(8, 8))
