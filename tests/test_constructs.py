@@ -175,3 +175,106 @@ def test_store_under_a_tensor_condition_must_cover_its_dims():
 
     with pytest.raises(exc.ShapeMismatch, match="index every dim of the condition"):
         partial(torch.randn(8, 8))
+
+
+# --- scans and reductions with combine functions -------------------------------------------------------
+
+
+def _add(a, b):
+    return a + b
+
+
+@helion.kernel(use_default_config=True)
+def row_scans(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    forward, backward = torch.empty_like(x), torch.empty_like(x)
+    sums, products = torch.empty_like(x), torch.empty_like(x)
+    for tile in hl.tile(x.size(0)):
+        row = x[tile, :]
+        forward[tile, :] = hl.associative_scan(_add, row, dim=1)
+        backward[tile, :] = hl.associative_scan(lambda a, b: torch.maximum(a, b), row, dim=-1, reverse=True)
+        sums[tile, :] = torch.cumsum(row, dim=1)
+        products[tile, :] = hl.cumprod(row, 1, reverse=True)
+    return forward, backward, sums, products
+
+
+def test_scans_forward_reverse_and_cumulative():
+    x = torch.rand(11, 37) + 0.5  # 37: the reverse scans see masked-off lanes
+    expected = (x.cumsum(1), x.flip(1).cummax(1).values.flip(1), x.cumsum(1), x.flip(1).cumprod(1).flip(1))
+    check(row_scans, (x,), expected, rtol=1e-4, atol=1e-3)
+
+
+@helion.kernel(use_default_config=True)
+def segmented_sum(values: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(values)
+    for tile in hl.tile(values.size(0)):
+        sums, _ = hl.associative_scan(construct_helpers.add_pair, (values[tile, :], starts[tile, :]), dim=1)
+        out[tile, :] = sums
+    return out
+
+
+@helion.kernel(use_default_config=True)
+def segmented_sum_reverse(values: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(values)
+    for tile in hl.tile(values.size(0)):
+        # as torch's reverse scan: the scan of the flipped dim, flipped back (left: the running value)
+        sums, _ = hl.associative_scan(lambda left, right: (torch.where(right[1] > 0, right[0], left[0] + right[0]),
+                                                           left[1] | right[1]),
+                                      (values[tile, :], ends[tile, :]), dim=1, reverse=True)
+        out[tile, :] = sums
+    return out
+
+
+def _segmented(values: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    out = values.clone()
+    for j in range(1, values.size(1)):
+        out[:, j] = torch.where(starts[:, j] > 0, values[:, j], out[:, j - 1] + values[:, j])
+    return out
+
+
+def test_segmented_scan_of_a_tuple():
+    values = torch.randn(6, 45)
+    flags = (torch.rand(6, 45) < 0.2).to(torch.int32)
+    check(segmented_sum, (values, flags), _segmented(values, flags))
+    flipped = _segmented(values.flip(1), flags.flip(1)).flip(1)
+    check(segmented_sum_reverse, (values, flags), flipped, count=1, sm90=False)
+
+
+def _argmax_combine(left_value, left_index, right_value, right_index):
+    right_wins = (right_value > left_value) | ((right_value == left_value) & (right_index < left_index))
+    return torch.where(right_wins, right_value, left_value), torch.where(right_wins, right_index, left_index)
+
+
+@helion.kernel(use_default_config=True)
+def custom_reductions(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    m, n = x.shape
+    biggest = torch.empty([m], dtype=x.dtype)
+    where = torch.empty([m], dtype=torch.int32)
+    smallest = torch.empty([m], dtype=torch.int64)
+    total = torch.empty([m, 1], dtype=x.dtype)
+    for tile in hl.tile(m):
+        row = x[tile, :]
+        index = hl.arange(n)[None, :] + hl.zeros([tile, n], dtype=torch.int32)
+        biggest[tile], where[tile] = hl.reduce(_argmax_combine, (row, index), dim=1,
+                                               other=(float("-inf"), n))
+        smallest[tile] = torch.argmin(row, dim=1)
+        total[tile, :] = hl.reduce(_add, row, dim=1, keep_dims=True)
+    return biggest, where, smallest, total
+
+
+def test_custom_reductions_and_argmin():
+    x = -torch.rand(13, 50) - 1  # negative: masked-off lanes must not win
+    expected = (x.amax(1), x.argmax(1).to(torch.int32), x.argmin(1), x.sum(1, keepdim=True))
+    check(custom_reductions, (x,), expected)
+
+
+def test_combine_function_must_be_elementwise():
+    @helion.kernel(use_default_config=True)
+    def bad(x: torch.Tensor) -> torch.Tensor:
+        out = torch.empty_like(x)
+        for tile in hl.tile(x.size(0)):
+            out[tile, :] = hl.associative_scan(lambda a, b: a + b * x[0, 0], x[tile, :], dim=1)
+        return out
+
+    with pytest.raises(exc.UnsupportedOperation, match="elementwise") as info:
+        bad(torch.randn(4, 8))
+    assert "hl.associative_scan" in str(info.value) and "test_constructs.py" in str(info.value)

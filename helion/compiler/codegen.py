@@ -13,6 +13,7 @@ import torch
 
 from .. import exc
 from . import flatten, indexing, symbols, unit_batch
+from .codegen_combine import CombineCodegen
 from .ir import DeviceFunction, Dim, Node
 from .pointwise import POINTWISE
 from .reduction_loops import ChunkLoop, loopable_reductions, schedule
@@ -166,7 +167,7 @@ def static_range_ok(loop: Node) -> bool:
     return all(isinstance(b, int) and not isinstance(b, bool) for b in loop.attrs["bounds"])
 
 
-class KernelCodegen:
+class KernelCodegen(CombineCodegen):
     """Writes one device function as a Triton kernel plus its launcher."""
 
     def __init__(self, fn: DeviceFunction, config: dict[str, Any], gpu: bool, dot_precision: str = "tf32",
@@ -187,6 +188,8 @@ class KernelCodegen:
         self.squeezed: set[int] = set()  # nodes whose variable holds them without the unit batch dim,
         # after the loop too (ref() reshapes them for full-rank users)
         self.squeezed_descriptors = 0  # 2-D TMA descriptors of squeezed sites (stacked or per matrix)
+        self.helpers: list[str] = []  # @triton.jit helpers (combine functions), written before the kernel
+        self.helper_names: set[str] = set()
 
     # --- small helpers ----------------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -293,7 +296,8 @@ class KernelCodegen:
                        "triton.set_allocator(lambda size, alignment, stream: "
                        "torch.empty(size, dtype=torch.int8, device='cuda'))"]
         kernel = f"@triton.jit\ndef {self.kernel_name()}({signature}):\n{body}\n"
-        return "\n".join(header) + "\n\n\n" + kernel + "\n\n" + self.launcher()
+        helpers = "".join(helper + "\n\n" for helper in self.helpers)
+        return "\n".join(header) + "\n\n\n" + helpers + kernel + "\n\n" + self.launcher()
 
     def total_tiles(self) -> str:
         if self.cfg.flat:

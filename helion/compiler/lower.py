@@ -19,6 +19,7 @@ from .. import language as hl
 from ..language._dispatch import executing
 from . import ops, zero_fill
 from .branches import BranchLowering, Unavailable
+from .combine import CombineLowering
 from .host_split import DeviceLoop, _assigned_names
 from .ir import Block, DeviceFunction, Dim, HostTensorArg, Node, ScalarArg
 from . import symbols
@@ -37,7 +38,7 @@ class TileLoopSpec:
     is_grid: bool
 
 
-class DeviceLowering(BranchLowering, ops.OpLowering):
+class DeviceLowering(BranchLowering, CombineLowering, ops.OpLowering):
     """Traces one device loop into a :class:`DeviceFunction`."""
 
     def __init__(self, source: KernelSource, loop: DeviceLoop, host_values: dict[str, Any],
@@ -286,14 +287,19 @@ class DeviceLowering(BranchLowering, ops.OpLowering):
 
     # --- expressions ------------------------------------------------------------------------------
     def eval(self, node: ast.expr) -> Any:
-        code = self._code_cache.get(id(node))
-        if code is None:
+        cached = self._code_cache.get(id(node))
+        if cached is None:
             expr = ast.fix_missing_locations(ast.Expression(body=node))
-            code = compile(expr, self.source.filename, "eval")
-            self._code_cache[id(node)] = code
+            nested = any(isinstance(n, (ast.Lambda, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp))
+                         for n in ast.walk(node))
+            cached = self._code_cache[id(node)] = (compile(expr, self.source.filename, "eval"), nested)
+        code, nested = cached
         scope = dict(self.source.closure)
         scope.update(self.env)
-        value = eval(code, self.source.fn.__globals__, scope)  # noqa: S307 (the user's own code)
+        if nested:  # a lambda or comprehension looks names up in its globals: give it the locals too
+            value = eval(code, {**self.source.fn.__globals__, **scope})  # noqa: S307 (the user's own code)
+        else:
+            value = eval(code, self.source.fn.__globals__, scope)  # noqa: S307
         if isinstance(value, Unavailable):
             raise exc.UnsupportedOperation(f"{value.name!r} {value.reason}")
         return value
