@@ -278,3 +278,66 @@ def test_combine_function_must_be_elementwise():
     with pytest.raises(exc.UnsupportedOperation, match="elementwise") as info:
         bad(torch.randn(4, 8))
     assert "hl.associative_scan" in str(info.value) and "test_constructs.py" in str(info.value)
+
+
+# --- hl.static_range, hl.rand, hl.randint ---------------------------------------------------------------
+
+
+@helion.kernel(use_default_config=True)
+def weighted_columns(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty([x.size(0)], dtype=x.dtype)
+    for tile in hl.tile(x.size(0)):
+        acc = hl.zeros([tile])
+        for k in hl.static_range(1, 5):  # unrolled: k is a Python int in each copy
+            acc = acc + x[tile, k] * k
+        out[tile] = acc
+    return out
+
+
+def test_static_range_unrolls_with_int_indices():
+    x = torch.randn(29, 6)
+    check(weighted_columns, (x,), (x[:, 1:5] * torch.arange(1, 5)).sum(1))
+    code = weighted_columns.bind((x,)).to_triton_code()
+    assert code.count("tl.load(") == 4 and "for " not in code.split("def launch")[0]
+
+
+@helion.kernel(use_default_config=True)
+def dropout(x: torch.Tensor, p: float, seed: int) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tm, tn in hl.tile(x.size()):
+        keep = hl.rand([tm, tn], seed=seed) > p
+        out[tm, tn] = torch.where(keep, x[tm, tn] / (1 - p), 0.0)
+    return out
+
+
+@helion.kernel(use_default_config=True)
+def draws(x: torch.Tensor, seed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    m, n = x.shape
+    uniform = torch.empty([m, n])
+    ints = torch.empty([m, n], dtype=torch.int32)
+    for tm in hl.tile(m):
+        uniform[tm, :] = hl.rand([tm, n], seed=seed)
+        ints[tm, :] = hl.randint([tm, n], -3, 9, seed=seed)
+    return uniform, ints
+
+
+def _each_config(kernel, args, count=3):
+    bound = kernel.bind(args)
+    return [bound.compile_config(c)(*args) for c in configs(bound, count)]
+
+
+def test_rand_is_the_same_for_a_seed_whatever_the_block_sizes():
+    x = torch.randn(37, 45) + 5  # never zero
+    outs = _each_config(dropout, (x, 0.3, 123))
+    for out in outs[1:]:
+        assert torch.equal(out, outs[0])
+    kept = outs[0] != 0
+    torch.testing.assert_close(outs[0][kept], x[kept] / 0.7)
+    assert 0.25 < 1 - kept.float().mean() < 0.35
+    assert not torch.equal(dropout(x, 0.3, 124), outs[0])
+    uniform, ints = draws(x, torch.tensor([123]))
+    assert torch.equal(uniform > 0.3, kept)  # the same stream from a tile of rows and a whole row
+    assert 0 <= uniform.min() and uniform.max() < 1 and abs(uniform.mean() - 0.5) < 0.05
+    assert ints.min() == -3 and ints.max() == 8 and ints.dtype == torch.int32
+    assert all(r["kernel"] for r in compile_for_target(dropout.bind((x, 0.3, 123)),
+                                                       dropout.bind((x, 0.3, 123)).config_space.default()))

@@ -20,6 +20,7 @@ from ..language._dispatch import executing
 from . import ops, zero_fill
 from .branches import BranchLowering, Unavailable
 from .combine import CombineLowering
+from .rng import RandomLowering
 from .host_split import DeviceLoop, _assigned_names
 from .ir import Block, DeviceFunction, Dim, HostTensorArg, Node, ScalarArg
 from . import symbols
@@ -38,7 +39,7 @@ class TileLoopSpec:
     is_grid: bool
 
 
-class DeviceLowering(BranchLowering, CombineLowering, ops.OpLowering):
+class DeviceLowering(BranchLowering, CombineLowering, RandomLowering, ops.OpLowering):
     """Traces one device loop into a :class:`DeviceFunction`."""
 
     def __init__(self, source: KernelSource, loop: DeviceLoop, host_values: dict[str, Any],

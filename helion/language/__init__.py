@@ -111,6 +111,27 @@ def reduce(combine_fn: Any, input_tensor: Any, dim: int | None = None, other: An
     return require("reduce").reduce(combine_fn, input_tensor, dim, other, keep_dims)
 
 
+def static_range(begin_or_end: int, end_or_none: int | None = None, /, step: int = 1) -> range:
+    """An unrolled loop in device code: ``for i in hl.static_range(4):`` repeats its body for
+    i = 0..3 when the kernel is compiled (bounds must be compile-time ints)."""
+    return require("static_range").static_range(begin_or_end, end_or_none, step)
+
+
+def rand(shape: Sequence[Any], seed: Any, device: Any = None) -> Any:
+    """Uniform float32 numbers in [0, 1) of ``shape`` (tiles and ints), from Philox with an
+    explicit ``seed`` (an int or a one-element tensor). Each element's stream is its index in the
+    shape's full extents, so a seed gives the same numbers whatever the block sizes::
+
+        keep = hl.rand([tile], seed=seed) > p
+    """
+    return require("rand").rand(shape, seed)
+
+
+def randint(shape: Sequence[Any], low: int, high: int, seed: Any, device: Any = None) -> Any:
+    """Random int32 values in ``[low, high)`` of ``shape``, drawn as :func:`rand` draws."""
+    return require("randint").rand(shape, seed, low, high)
+
+
 def register_block_size(min_or_max: int, max_or_none: int | None = None, /) -> RegisteredBlockSize:
     """Host code: declare a tunable block size (in ``[min, max]``) for use in device code."""
     low, high = (1, min_or_max) if max_or_none is None else (min_or_max, max_or_none)
@@ -132,5 +153,6 @@ def specialize(value: Any) -> Any:
 
 __all__ = [
     "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "constexpr", "cumprod", "cumsum", "dot",
-    "full", "grid", "load", "reduce", "register_block_size", "specialize", "store", "tile", "zeros",
+    "full", "grid", "load", "rand", "randint", "reduce", "register_block_size", "specialize", "static_range", "store",
+    "tile", "zeros",
 ]

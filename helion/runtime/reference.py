@@ -183,6 +183,14 @@ class ReferenceExecutor:
             acc = tuple(a.unsqueeze(dim) for a in acc)
         return tuple(acc) if tupled else acc[0]
 
+    def static_range(self, begin_or_end: int, end: int | None = None, step: int = 1) -> range:
+        return range(0, begin_or_end, step) if end is None else range(begin_or_end, end, step)
+
+    def rand(self, shape: Any, seed: Any, low: Any = None, high: Any = None) -> Any:
+        from .. import exc
+        raise exc.UnsupportedOperation("hl.rand/hl.randint are not available in reference mode (Triton's "
+                                       "Philox stream has no eager twin here); run the compiled kernel")
+
 
 def _combine(fn: Any, left: tuple, right: tuple, tupled: bool) -> tuple:
     if not tupled:
