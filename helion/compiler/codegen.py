@@ -13,6 +13,7 @@ import torch
 
 from .. import exc
 from . import flatten, indexing, symbols, unit_batch
+from .codegen_combine import CombineCodegen
 from .ir import DeviceFunction, Dim, Node
 from .pointwise import POINTWISE
 from .reduction_loops import ChunkLoop, loopable_reductions, schedule
@@ -166,7 +167,7 @@ def static_range_ok(loop: Node) -> bool:
     return all(isinstance(b, int) and not isinstance(b, bool) for b in loop.attrs["bounds"])
 
 
-class KernelCodegen:
+class KernelCodegen(CombineCodegen):
     """Writes one device function as a Triton kernel plus its launcher."""
 
     def __init__(self, fn: DeviceFunction, config: dict[str, Any], gpu: bool, dot_precision: str = "tf32",
@@ -187,6 +188,8 @@ class KernelCodegen:
         self.squeezed: set[int] = set()  # nodes whose variable holds them without the unit batch dim,
         # after the loop too (ref() reshapes them for full-rank users)
         self.squeezed_descriptors = 0  # 2-D TMA descriptors of squeezed sites (stacked or per matrix)
+        self.helpers: list[str] = []  # @triton.jit helpers (combine functions), written before the kernel
+        self.helper_names: set[str] = set()
 
     # --- small helpers ----------------------------------------------------------------------------
     def line(self, text: str) -> None:
@@ -293,7 +296,8 @@ class KernelCodegen:
                        "triton.set_allocator(lambda size, alignment, stream: "
                        "torch.empty(size, dtype=torch.int8, device='cuda'))"]
         kernel = f"@triton.jit\ndef {self.kernel_name()}({signature}):\n{body}\n"
-        return "\n".join(header) + "\n\n\n" + kernel + "\n\n" + self.launcher()
+        helpers = "".join(helper + "\n\n" for helper in self.helpers)
+        return "\n".join(header) + "\n\n\n" + helpers + kernel + "\n\n" + self.launcher()
 
     def total_tiles(self) -> str:
         if self.cfg.flat:
@@ -759,7 +763,7 @@ class KernelCodegen:
 
     def op_atomic_add(self, node: Node) -> None:
         dims = node.attrs["index_dims"]
-        mask = self.mask_for(dims)
+        mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
         args = [self.pointer(node, dims), self.ref(node.args[0])]
         if mask:
             args.append(f"mask={mask}")
@@ -795,6 +799,31 @@ class KernelCodegen:
             self.line(f"{var.name} = {self.squeezed_ref(final) if id(var) in squeezed else self.ref(final)}")
         self.depth -= opened
         self.active -= set(node.attrs["blocks"])
+
+    def op_if(self, node: Node) -> None:
+        """A Triton ``if`` on a scalar; names merged after it are assigned at the end of each branch."""
+        carried = node.attrs["carried"]
+        for var, init, _, _ in carried:
+            if init is not None:
+                self.line(f"{var.name} = {self.ref(init)}")
+        orelse = next(n for n in node.body if n.op == "else")
+        branches = [([n for n in node.body if n is not orelse], 2), (orelse.body, 3)]
+        for (nodes, position), header in zip(branches, (f"if {self.ref(node.args[0])}:", "else:")):
+            if header == "else:" and not nodes and not carried:
+                break
+            self.line(header)
+            self.depth += 1
+            start = len(self.lines)
+            for inner in nodes:
+                self.emit(inner)
+            for carry in carried:
+                self.line(f"{carry[0].name} = {self.ref(carry[position])}")
+            if len(self.lines) == start:
+                self.line("pass")
+            self.depth -= 1
+
+    def op_else(self, node: Node) -> None:
+        raise exc.InternalError("an else branch outside its if")  # emitted by op_if
 
     def chunk_loop(self, loop: ChunkLoop) -> None:
         block = self.fn.block(loop.block)

@@ -1,7 +1,7 @@
 """Lowers one device loop (Python AST) into device IR.
 
 Statements are walked here (assignment, nested ``hl.tile`` loops with loop-carried values, static
-``if``/``for``); expressions are evaluated by Python over proxy values (``values.py``), which call
+``for``; ``if`` in ``branches.py``); expressions are evaluated by Python over proxy values (``values.py``), which call
 back into :class:`DeviceLowering` to emit IR nodes. Errors carry the user's file and line.
 """
 from __future__ import annotations
@@ -18,6 +18,9 @@ from .. import exc
 from .. import language as hl
 from ..language._dispatch import executing
 from . import ops, zero_fill
+from .branches import BranchLowering, Unavailable
+from .combine import CombineLowering
+from .rng import RandomLowering
 from .host_split import DeviceLoop, _assigned_names
 from .ir import Block, DeviceFunction, Dim, HostTensorArg, Node, ScalarArg
 from . import symbols
@@ -36,7 +39,7 @@ class TileLoopSpec:
     is_grid: bool
 
 
-class DeviceLowering(ops.OpLowering):
+class DeviceLowering(BranchLowering, CombineLowering, RandomLowering, ops.OpLowering):
     """Traces one device loop into a :class:`DeviceFunction`."""
 
     def __init__(self, source: KernelSource, loop: DeviceLoop, host_values: dict[str, Any],
@@ -232,13 +235,6 @@ class DeviceLowering(ops.OpLowering):
         else:
             raise exc.UnsupportedSyntax(f"cannot assign to {type(target).__name__} in device code")
 
-    def stmt_If(self, stmt: ast.If) -> None:
-        test = self.eval(stmt.test)
-        if isinstance(test, (DeviceValue, TileProxy)):
-            raise exc.UnsupportedOperation(
-                "`if` on a device value is not supported; compute both sides and use torch.where")
-        self.walk(stmt.body if test else stmt.orelse)
-
     def stmt_For(self, stmt: ast.For) -> None:
         if stmt.orelse:
             raise exc.UnsupportedSyntax("for-else is not supported in device code")
@@ -284,24 +280,29 @@ class DeviceLowering(ops.OpLowering):
                   carried=[(var, init.node, final) for (_, init), var, final in zip(carried, vars_, finals)])
         for name in list(self.env):  # names first bound inside the loop do not escape it
             if name not in before and name not in [c[0] for c in carried]:
-                self.env[name] = _LoopLocal(name)
+                self.env[name] = Unavailable(name, "is defined inside a device loop and cannot be used after "
+                                                   f"it; define it before the loop (e.g. {name} = hl.zeros(...)) "
+                                                   "to carry it")
         for (name, _), var in zip(carried, vars_):
             self.env[name] = DeviceValue(var)
 
     # --- expressions ------------------------------------------------------------------------------
     def eval(self, node: ast.expr) -> Any:
-        code = self._code_cache.get(id(node))
-        if code is None:
+        cached = self._code_cache.get(id(node))
+        if cached is None:
             expr = ast.fix_missing_locations(ast.Expression(body=node))
-            code = compile(expr, self.source.filename, "eval")
-            self._code_cache[id(node)] = code
+            nested = any(isinstance(n, (ast.Lambda, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp))
+                         for n in ast.walk(node))
+            cached = self._code_cache[id(node)] = (compile(expr, self.source.filename, "eval"), nested)
+        code, nested = cached
         scope = dict(self.source.closure)
         scope.update(self.env)
-        value = eval(code, self.source.fn.__globals__, scope)  # noqa: S307 (the user's own code)
-        if isinstance(value, _LoopLocal):
-            raise exc.UnsupportedOperation(
-                f"{value.name!r} is defined inside a device loop and cannot be used after it; "
-                f"define it before the loop (e.g. {value.name} = hl.zeros(...)) to carry it")
+        if nested:  # a lambda or comprehension looks names up in its globals: give it the locals too
+            value = eval(code, {**self.source.fn.__globals__, **scope})  # noqa: S307 (the user's own code)
+        else:
+            value = eval(code, self.source.fn.__globals__, scope)  # noqa: S307
+        if isinstance(value, Unavailable):
+            raise exc.UnsupportedOperation(f"{value.name!r} {value.reason}")
         return value
 
     def eval_name(self, name: str) -> Any:
@@ -407,19 +408,12 @@ class DeviceLowering(ops.OpLowering):
         raise exc.UnsupportedOperation(f"tiles have no attribute {attr!r}")
 
 
-class _LoopLocal:
-    """Marks a name bound only inside a nested device loop."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-
 _AUG_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floor_divide",
             ast.Mod: "remainder", ast.Pow: "pow", ast.BitAnd: "bitwise_and", ast.BitOr: "bitwise_or",
             ast.BitXor: "bitwise_xor", ast.MatMult: "matmul"}
 
 
-_EFFECTS = ("store", "atomic_add", "for")
+_EFFECTS = ("store", "atomic_add", "for", "if", "else")
 
 
 def remove_dead_nodes(body: list[Node]) -> None:

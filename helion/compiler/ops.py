@@ -162,6 +162,8 @@ class OpLowering:
     # --- dispatch -------------------------------------------------------------------------------
     def torch_call(self, func: Any, args: tuple, kwargs: dict) -> Any:
         name = getattr(func, "__name__", str(func))
+        if name in ("__getitem__", "__setitem__") and isinstance(args[0], torch.Tensor):
+            _refuse_outside_tensors("indexing", args[:1], {})
         if name == "__getitem__" and isinstance(args[0], HostTensor):
             return args[0][args[1]]
         if name == "__setitem__" and isinstance(args[0], HostTensor):
@@ -202,6 +204,7 @@ class OpLowering:
         return self.lower("__getitem__", lambda v, i: v[i], (value, index), {})
 
     def lower(self, name: str, func: Any, args: tuple, kwargs: dict) -> Any:
+        _refuse_outside_tensors(name, args, kwargs)
         if name in _DECOMPOSITIONS:
             return _DECOMPOSITIONS[name](*args, **kwargs)
         if name in _DOTS:
@@ -323,24 +326,25 @@ class OpLowering:
         terms, dims = self.index_terms(arg, index)
         if extra_mask is False:  # a constant mask that keeps nothing: masked-off elements read as zero
             return DeviceValue(self.emit("full", (0,), arg.dtype, dims, "full"))
+        extra_mask = self.predicated(None if extra_mask is True else extra_mask, dims, required=False)
         return DeviceValue(self.emit("load", (), arg.dtype, dims, "load", tensor=arg.name, terms=terms,
-                                     extra_mask=self.as_node(None if extra_mask is True else extra_mask),
-                                     eviction=eviction))
+                                     extra_mask=self.as_node(extra_mask), eviction=eviction))
 
     def store(self, tensor: Any, index: list[Any], value: Any, extra_mask: Any) -> None:
         arg = self.host_tensor(tensor)
         terms, dims = self.index_terms(arg, index)
         if extra_mask is False:  # a constant mask that keeps nothing: nothing is written
             return
-        extra_mask = None if extra_mask is True else extra_mask
+        extra_mask = self.predicated(None if extra_mask is True else extra_mask, dims, required=True)
         self.emit("store", (self.stored_value(value, dims, arg.dtype),), arg.dtype, (), "store",
                   tensor=arg.name, terms=terms, index_dims=dims, extra_mask=self.as_node(extra_mask))
 
     def atomic_add(self, tensor: Any, index: list[Any], value: Any, sem: str) -> DeviceValue:
         arg = self.host_tensor(tensor)
         terms, dims = self.index_terms(arg, index)
+        mask = self.as_node(self.predicated(None, dims, required=True))
         node = self.emit("atomic_add", (self.stored_value(value, dims, arg.dtype),), arg.dtype, dims,
-                         "old", tensor=arg.name, terms=terms, index_dims=dims, sem=sem)
+                         "old", tensor=arg.name, terms=terms, index_dims=dims, sem=sem, extra_mask=mask)
         return DeviceValue(node)
 
     def stored_value(self, value: Any, dims: tuple[Dim, ...], dtype: torch.dtype) -> Any:
@@ -441,6 +445,18 @@ class OpLowering:
         return self.cast(DeviceValue(node), target)
 
 
+def _refuse_outside_tensors(name: str, args: tuple, kwargs: dict) -> None:
+    """Device code reaches host tensors through the kernel's arguments (and tensors host code
+    made) only: a tensor read from a global or closure variable has no pointer in the kernel."""
+    for value in (*args, *kwargs.values()):
+        for item in (value if isinstance(value, (list, tuple)) else (value,)):
+            if isinstance(item, torch.Tensor):
+                raise exc.UnsupportedOperation(
+                    f"{name}: device code uses a torch.Tensor that is neither a kernel argument nor "
+                    f"made by the kernel's host code (a global or closure variable?); pass it to the "
+                    "kernel as an argument")
+
+
 def _index_text(index: tuple, rank: int) -> str:
     parts: list[str] = []
     explicit = len([i for i in index if i is not None and i is not Ellipsis])
@@ -538,7 +554,16 @@ def _max_or_min(kind: str) -> Any:
     return lower
 
 
+def _cumulative(kind: str) -> Any:
+    def lower(x: Any, dim: int, *, dtype: Any = None) -> Any:
+        from ..language._dispatch import active
+        out = torch.empty(0, dtype=x.dtype).cumsum(0, dtype=dtype).dtype  # torch's result dtype
+        return active().cumulative(kind, x, dim, dtype=out)
+    return lower
+
+
 _DECOMPOSITIONS = {
+    "cumsum": _cumulative("cumsum"), "cumprod": _cumulative("cumprod"),
     "mean": _mean, "var": _var, "std": _std, "softmax": _softmax, "log_softmax": _log_softmax,
     "max": _max_or_min("max"), "min": _max_or_min("min"),
 }

@@ -5,6 +5,8 @@ the active lowering context (``torch.*`` calls arrive via ``__torch_function__``
 """
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import torch
@@ -12,6 +14,8 @@ import torch
 from .. import exc
 from ..language._dispatch import active
 from .ir import Node
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _ctx() -> Any:
@@ -75,8 +79,14 @@ class DeviceValue:
             "device values cannot be assigned into; compute a new value (e.g. torch.where) instead")
 
     def __bool__(self) -> bool:
-        raise exc.UnsupportedOperation(
-            "data-dependent control flow on a device value is not supported; use torch.where")
+        caller = sys._getframe(1)  # a helper function's line, when the test is in one
+        error = exc.UnsupportedOperation(
+            "a Python truth test on a device value (`a if cond else b`, `while`, `and`/`or` in an "
+            "expression, or an `if` inside a helper function) is not supported; use torch.where, or "
+            "an `if` statement in the kernel's device loop")
+        if caller.f_code.co_filename != "<string>" and not caller.f_code.co_filename.startswith(_PACKAGE):
+            error.at(caller.f_code.co_filename, caller.f_lineno)
+        raise error
 
     def __len__(self) -> int:
         raise exc.UnsupportedOperation("len() of a device value is not supported; use .size(0)")

@@ -77,6 +77,61 @@ def atomic_add(tensor: torch.Tensor, index: Sequence[Any], value: Any, sem: str 
     return require("atomic_add").atomic_add(tensor, list(index), value, sem)
 
 
+def associative_scan(combine_fn: Any, input_tensor: Any, dim: int, reverse: bool = False) -> Any:
+    """Inclusive scan of a tensor (or a tuple of tensors) along ``dim`` with ``combine_fn``.
+
+    ``combine_fn(left, right)`` combines two elements elementwise and must be associative; for a
+    tuple it takes the two tuples, or their elements unpacked (``fn(l0, l1, r0, r1)``), and
+    returns a tuple. ``reverse=True`` scans from the end. Example, a segmented sum::
+
+        sums, _ = hl.associative_scan(combine, (values, starts), dim=1)
+    """
+    return require("associative_scan").associative_scan(combine_fn, input_tensor, dim, reverse)
+
+
+def cumsum(input_tensor: Any, dim: int, reverse: bool = False) -> Any:
+    """Cumulative sum along ``dim`` (``hl.associative_scan(torch.add, ...)``, keeping the dtype)."""
+    return require("cumsum").cumulative("cumsum", input_tensor, dim, reverse)
+
+
+def cumprod(input_tensor: Any, dim: int, reverse: bool = False) -> Any:
+    """Cumulative product along ``dim`` (``hl.associative_scan(torch.mul, ...)``, keeping the dtype)."""
+    return require("cumprod").cumulative("cumprod", input_tensor, dim, reverse)
+
+
+def reduce(combine_fn: Any, input_tensor: Any, dim: int | None = None, other: Any = 0,
+           keep_dims: bool = False) -> Any:
+    """Reduce a tensor (or a tuple of tensors) along ``dim`` (all dims if None) with ``combine_fn``.
+
+    ``combine_fn`` is as for :func:`associative_scan`; ``other`` (one per tensor for a tuple) is
+    the value of masked-off lanes and should be the combine function's identity. Example::
+
+        biggest = hl.reduce(lambda a, b: torch.maximum(a, b), x, dim=1, other=float("-inf"))
+    """
+    return require("reduce").reduce(combine_fn, input_tensor, dim, other, keep_dims)
+
+
+def static_range(begin_or_end: int, end_or_none: int | None = None, /, step: int = 1) -> range:
+    """An unrolled loop in device code: ``for i in hl.static_range(4):`` repeats its body for
+    i = 0..3 when the kernel is compiled (bounds must be compile-time ints)."""
+    return require("static_range").static_range(begin_or_end, end_or_none, step)
+
+
+def rand(shape: Sequence[Any], seed: Any, device: Any = None) -> Any:
+    """Uniform float32 numbers in [0, 1) of ``shape`` (tiles and ints), from Philox with an
+    explicit ``seed`` (an int or a one-element tensor). Each element's stream is its index in the
+    shape's full extents, so a seed gives the same numbers whatever the block sizes::
+
+        keep = hl.rand([tile], seed=seed) > p
+    """
+    return require("rand").rand(shape, seed)
+
+
+def randint(shape: Sequence[Any], low: int, high: int, seed: Any, device: Any = None) -> Any:
+    """Random int32 values in ``[low, high)`` of ``shape``, drawn as :func:`rand` draws."""
+    return require("randint").rand(shape, seed, low, high)
+
+
 def register_block_size(min_or_max: int, max_or_none: int | None = None, /) -> RegisteredBlockSize:
     """Host code: declare a tunable block size (in ``[min, max]``) for use in device code."""
     low, high = (1, min_or_max) if max_or_none is None else (min_or_max, max_or_none)
@@ -97,6 +152,7 @@ def specialize(value: Any) -> Any:
 
 
 __all__ = [
-    "RegisteredBlockSize", "arange", "atomic_add", "constexpr", "dot", "full", "grid", "load",
-    "register_block_size", "specialize", "store", "tile", "zeros",
+    "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "constexpr", "cumprod", "cumsum", "dot",
+    "full", "grid", "load", "rand", "randint", "reduce", "register_block_size", "specialize", "static_range", "store",
+    "tile", "zeros",
 ]

@@ -1,6 +1,6 @@
 """Runs generated kernels in Triton's CPU interpreter without ``TRITON_INTERPRET`` at import.
 
-Triton's standard library (``tl.sum``, ``tl.max``, ``tl.sigmoid``, ...) is made of ``@triton.jit``
+Triton's standard library (``tl.sum``, ``tl.max``, ``tl.sigmoid``, ``tl.rand``, ...) is made of ``@triton.jit``
 functions that only work in the interpreter when the variable was set before Triton was imported.
 While an interpreted kernel runs, :func:`interpreted_stdlib` swaps those functions for interpreted
 twins, then puts the compiled ones back, so CPU and GPU kernels can share one process.
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import triton.language as tl
+import triton.language.random as tl_random
 import triton.language.standard as tl_standard
 from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
@@ -36,7 +37,7 @@ def _twin(fn: JITFunction) -> Any:
 def _patched_objects() -> list[Any]:
     """What the interpreter patches while it runs (modules and classes of triton.language)."""
     core = tl.core
-    return [tl, core, tl.math, tl_standard, core.tensor, core.dtype,
+    return [tl, core, tl.math, tl_standard, tl_random, core.tensor, core.dtype,
             getattr(core, "tensor_descriptor_base", core.tensor)]
 
 
@@ -50,7 +51,7 @@ def interpreted_stdlib() -> Iterator[None]:
     """
     with _lock:
         snapshot = [(obj, dict(vars(obj))) for obj in _patched_objects()]
-        for module in (tl, tl_standard):
+        for module in (tl, tl_standard, tl_random):  # tl.rand calls tl.random's jit functions
             for name, value in list(vars(module).items()):
                 if isinstance(value, JITFunction):
                     setattr(module, name, _twin(value))

@@ -149,3 +149,56 @@ class ReferenceExecutor:
         tensor[key] = old + value
         return old
 
+
+    # --- scans and reductions (sequential, for clarity) ---------------------------------------
+    def associative_scan(self, combine_fn: Any, values: Any, dim: int, reverse: bool = False) -> Any:
+        tupled = isinstance(values, (tuple, list))
+        items = [v.movedim(dim, 0) for v in (values if tupled else [values])]
+        order = range(items[0].size(0) - 1, -1, -1) if reverse else range(items[0].size(0))
+        outs = [torch.empty_like(v) for v in items]
+        acc = None
+        for i in order:
+            current = tuple(v[i] for v in items)
+            acc = current if acc is None else _combine(combine_fn, acc, current, tupled)  # as torch's
+            for out, a in zip(outs, acc):
+                out[i] = a
+        outs = [o.movedim(0, dim) for o in outs]
+        return tuple(outs) if tupled else outs[0]
+
+    def cumulative(self, kind: str, value: Any, dim: int, reverse: bool = False, dtype: Any = None) -> Any:
+        source = value.flip(dim) if reverse else value
+        out = getattr(torch, kind)(source, dim, dtype=dtype or value.dtype)
+        return out.flip(dim) if reverse else out
+
+    def reduce(self, combine_fn: Any, values: Any, dim: Any = None, other: Any = 0, keep_dims: bool = False) -> Any:
+        tupled = isinstance(values, (tuple, list))
+        items = list(values) if tupled else [values]
+        if dim is None:
+            items, dim = [v.reshape(-1) for v in items], 0
+        moved = [v.movedim(dim, 0) for v in items]
+        acc = tuple(v[0] for v in moved)
+        for i in range(1, moved[0].size(0)):
+            acc = _combine(combine_fn, acc, tuple(v[i] for v in moved), tupled)
+        if keep_dims:
+            acc = tuple(a.unsqueeze(dim) for a in acc)
+        return tuple(acc) if tupled else acc[0]
+
+    def static_range(self, begin_or_end: int, end: int | None = None, step: int = 1) -> range:
+        return range(0, begin_or_end, step) if end is None else range(begin_or_end, end, step)
+
+    def rand(self, shape: Any, seed: Any, low: Any = None, high: Any = None) -> Any:
+        from .. import exc
+        raise exc.UnsupportedOperation("hl.rand/hl.randint are not available in reference mode (Triton's "
+                                       "Philox stream has no eager twin here); run the compiled kernel")
+
+
+def _combine(fn: Any, left: tuple, right: tuple, tupled: bool) -> tuple:
+    if not tupled:
+        return (fn(left[0], right[0]),)
+    import inspect
+    try:
+        pair = len([p for p in inspect.signature(fn).parameters.values()
+                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) == 2
+    except (TypeError, ValueError):
+        pair = False
+    return tuple(fn(left, right) if pair else fn(*left, *right))
