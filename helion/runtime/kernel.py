@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .. import exc
-from ..compiler import codegen
+from ..compiler import codegen, host_ops
 from ..compiler.host_split import HostProgram, split
 from ..compiler.ir import Block, DeviceFunction
 from ..compiler.lower import DeviceLowering
@@ -212,7 +212,8 @@ class BoundKernel:
                 self.functions[index] = lowering.run()
 
         host = program.make_host_fn(trace_launch)
-        with tracing_host(self), _tracing_mode(self.settings.static_shapes, args) as traced_args:
+        watch = host_ops.watching(program.source.filename, name, list(self.settings.ignore_warnings))
+        with tracing_host(self), _tracing_mode(self.settings.static_shapes, args) as traced_args, watch:
             try:
                 host(*traced_args)
             except exc.HelionError as e:
