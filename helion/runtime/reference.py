@@ -63,8 +63,10 @@ class ReferenceExecutor:
     compiler numbers them; otherwise every tile is ``block_size`` wide.
     """
 
-    def __init__(self, block_sizes: list[int] | None = None, block_size: int = 32):
+    def __init__(self, block_sizes: list[int] | None = None, block_size: int = 32,
+                 tunables: dict[str, Any] | None = None):
         self.block_sizes = list(block_sizes or [])
+        self.tunables = dict(tunables or {})
         self.block_size = block_size
         self.knobs: dict[Any, list[int]] = {}
         self.next_knob = 0
@@ -84,6 +86,10 @@ class ReferenceExecutor:
         handle = RegisteredBlockSize(None, low, high)
         handle.reference_size = min(max(size, low), high)
         return handle
+
+    def register_tunable(self, name: str, fragment: Any) -> Any:
+        """The value the kernel's config gives ``name``, else the fragment's default."""
+        return self.tunables.get(name, fragment.default())
 
     def _ranges(self, begin_or_end: Any, end: Any) -> list[tuple[int, int]]:
         multi = isinstance(begin_or_end, (list, tuple, torch.Size))
