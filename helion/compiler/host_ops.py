@@ -24,7 +24,7 @@ _EXPECTED = {
     "squeeze", "unsqueeze", "permute", "transpose", "t", "expand", "expand_as", "contiguous",
     "size", "stride", "dim", "numel", "element_size", "is_floating_point", "is_contiguous",
     "data_ptr", "storage_offset", "promote_types", "result_type", "chunk", "split", "unbind",
-    "narrow", "select", "movedim", "__getitem__", "__len__", "__iter__", "__get__", "__format__",
+    "narrow", "select", "movedim", "broadcast_tensors", "broadcast_to", "__getitem__", "__len__", "__iter__", "__get__", "__format__",
     "__repr__", "__bool__", "__index__", "__int__", "__hash__", "__eq__", "__ne__", "__setstate__",
     "__reduce_ex__", "__deepcopy__", "requires_grad_", "detach", "to", "type", "cpu", "cuda",
 }

@@ -265,7 +265,7 @@ class BoundKernel:
     def normalize_config(self, config: Config | dict[str, Any]) -> dict[str, Any]:
         """Fill missing knobs with defaults and check the config against the space."""
         import search
-        values = dict(config)
+        values = self._overridden(dict(config))
         unknown = set(values) - set(self.config_space.names)
         if unknown:
             raise exc.InvalidConfig(f"unknown config keys {sorted(unknown)}; this kernel's knobs are "
@@ -275,6 +275,19 @@ class BoundKernel:
             return self.config_space.normalize(values)
         except (search.InvalidConfig, search.InvalidValue, ValueError) as e:
             raise exc.InvalidConfig(f"invalid config {values}: {e}") from None
+
+    def _overridden(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with the ``autotune_config_overrides`` setting applied, fitted to this kernel."""
+        for name, value in self.settings.autotune_config_overrides.items():
+            param = self.config_space.params.get(name)
+            if param is None:
+                continue
+            elements = getattr(param, "elements", None)
+            if elements is not None and isinstance(value, (list, tuple)):
+                defaults = param.default
+                value = [value[i] if i < len(value) else defaults[i] for i in range(len(elements))]
+            values[name] = value
+        return values
 
     def _clamp_block_sizes(self, values: dict[str, Any]) -> dict[str, Any]:
         """Powers of two beyond a dimension's bounds are clamped (a config written for larger

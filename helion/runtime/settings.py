@@ -66,6 +66,9 @@ class Settings:
     autotune_accuracy_check: bool = dataclasses.field(
         default_factory=lambda: _env_bool("HELION_AUTOTUNE_ACCURACY_CHECK", True))
     autotune_baseline_fn: Any = None
+    # knob -> value forced on every config (a list shorter or longer than this kernel's knob is
+    # cut or padded with its defaults; knobs this kernel lacks are ignored)
+    autotune_config_overrides: dict = dataclasses.field(default_factory=dict)
     autotune_baseline_atol: float | None = None  # None: by dtype (see helion.autotune.accuracy)
     autotune_baseline_rtol: float | None = None
     force_autotune: bool = dataclasses.field(default_factory=lambda: _env_bool("HELION_FORCE_AUTOTUNE"))
