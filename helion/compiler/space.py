@@ -291,7 +291,31 @@ def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[i
     if resources.shared_memory_bytes(functions, config) > SHARED_MEMORY:  # pipelined loop buffers
         for knob in ("range_num_stages", "range_unroll_factors"):
             config[knob] = [0] * len(config.get(knob, []))
+    _fit_shared_memory(config, functions, lows)
     return config
+
+
+def _fit_shared_memory(config: dict[str, Any], functions: list[DeviceFunction], lows: list[int]) -> None:
+    """Fewer stages (down to 2), then halve the block that saves the most shared memory, then one
+    stage, until the estimate fits (e.g. a dot over a whole 1024-long row of each operand)."""
+    sizes = config["block_sizes"]
+    while (used := resources.shared_memory_bytes(functions, config)) > SHARED_MEMORY:
+        if config["num_stages"] > 2:
+            config["num_stages"] -= 1
+            continue
+        savings = []
+        for i, size in enumerate(sizes):
+            if size > lows[i]:
+                sizes[i] //= 2
+                savings.append((used - resources.shared_memory_bytes(functions, config), size, -i))
+                sizes[i] *= 2
+        best = max(savings, default=None)
+        if best is not None and best[0] > 0:
+            sizes[-best[2]] //= 2
+        elif config["num_stages"] > 1:
+            config["num_stages"] -= 1
+        else:
+            return
 
 
 def _accumulator_per_thread(functions: list[DeviceFunction], config: dict[str, Any]) -> int:
