@@ -71,3 +71,20 @@ class AutotuneError(HelionError):
 
 class InternalError(HelionError):
     """A compiler bug surfaced while processing the user's source (location attached)."""
+
+
+class HelionWarning(UserWarning):
+    """Base class of the warnings this package emits; ``@helion.kernel(ignore_warnings=[...])``
+    (or ``HELION_IGNORE_WARNINGS=Name,...``) silences them per kernel."""
+
+
+BaseWarning = HelionWarning  # the public Helion name
+
+
+class TensorOperationInWrapper(HelionWarning):
+    """Host code (outside every ``hl.tile``/``hl.grid`` loop) computes with tensors: that work
+    runs as separate PyTorch ops, not fused into the generated kernel."""
+
+
+class TensorOperationsInHostCall(TensorOperationInWrapper):
+    """The public Helion name of :class:`TensorOperationInWrapper` for one named operation."""

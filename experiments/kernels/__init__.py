@@ -41,6 +41,7 @@ GALLERY_NAMES: tuple[str, ...] = (
     "log_softmax",
     "rms_norm",
     "layer_norm",
+    "welford",
     "sum_last",
     "sum_first",
     "chunk_sums",

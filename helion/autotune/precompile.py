@@ -158,6 +158,7 @@ def job_for(bound: Any, config: dict[str, Any], target: Any = ("cuda", 90, 32),
     """The job compiling ``bound`` under ``config`` for ``target``: the sources a launch on the
     GPU loads (GPU code even when ``bound`` was traced on meta tensors) and its launch values."""
     cfg = bound.normalize_config(config)
+    bound = bound.for_config(cfg)
     sources = bound.sources(cfg, gpu=True)
     launches = tuple(None if v is None else tuple(launch_spec(v)) for v in bound.launch_values)
     names = tuple(None if f is None else f.name for f in bound.functions)

@@ -549,6 +549,14 @@ class KernelCodegen(CombineCodegen):
     def op_block_size(self, node: Node) -> None:
         self.alias[id(node)] = self.fn.block(node.attrs["block"]).symbol
 
+    def op_tile_size(self, node: Node) -> None:
+        b = node.attrs["block"]
+        symbol = self.fn.block(b).symbol
+        if not self.maskable(b) or node.args[0] is None:
+            self.alias[id(node)] = symbol
+        else:
+            self.assign(node, f"tl.minimum({symbol}, {self.ref(node.args[0])} - offset_{b})")
+
     def op_tile_end(self, node: Node) -> None:
         b = node.attrs["block"]
         self.assign(node, f"tl.minimum(offset_{b} + {self.fn.block(b).symbol}, {self.ref(node.args[0])})")

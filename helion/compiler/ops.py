@@ -53,8 +53,6 @@ class OpLowering:
             return type(value)(self.meta(v) for v in value)
         if isinstance(value, hl.RegisteredBlockSize):
             return _PRIMES[value.block_id]
-        if isinstance(value, DeviceValue) and value.node.op == "block_size":
-            return _PRIMES[value.node.attrs["block"]]
         if isinstance(value, torch.SymInt):
             return symbols.hint(value)
         return value
@@ -133,11 +131,19 @@ class OpLowering:
             block = self.blocks[d.block]
             if block.kind == "reduction":
                 sizes.append(block.sym if block.sym is not None else block.extent)
-            elif block.fixed is not None:
+            elif block.fixed is not None and block.extent is not None and block.extent % block.fixed == 0:
                 sizes.append(block.fixed)
             else:
-                sizes.append(DeviceValue(self.emit("block_size", (), torch.int32, (), "block_size", block=d.block)))
+                sizes.append(self.tile_size(d.block))
         return sizes
+
+    def tile_size(self, block_id: int) -> DeviceValue:
+        """The elements of this tile of ``block_id`` inside its bounds, as eager PyTorch sees
+        ``x[tile].size(d)``: the block size, less on a last, partial tile. As a shape entry it
+        stands for the block (``hl.zeros([x[tile].size(0)])``)."""
+        end = self.loop_bounds.get(block_id, (0, None))[1]
+        end_node = self.as_node(end, torch.int32) if end is not None else None
+        return DeviceValue(self.emit("tile_size", (end_node,), torch.int32, (), "size", block=block_id))
 
     def shape_dims(self, shape: Any) -> tuple[Dim, ...]:
         """Dims for hl.zeros/hl.full shapes: tiles, block sizes and ints."""
@@ -149,7 +155,7 @@ class OpLowering:
                 dims.append(ONE if item.is_grid else Dim(block=item.block_id))
             elif isinstance(item, hl.RegisteredBlockSize):
                 dims.append(Dim(block=item.block_id))
-            elif isinstance(item, DeviceValue) and item.node.op == "block_size":
+            elif isinstance(item, DeviceValue) and item.node.op in ("block_size", "tile_size"):
                 dims.append(Dim(block=item.node.attrs["block"]))
             elif symbols.is_host_int(item):
                 one = not symbols.is_symbolic(item) and symbols.hint(item) == 1
@@ -498,9 +504,8 @@ def _reduced_count(x: DeviceValue, dim: Any) -> int:
         elif ctx.blocks[d.block].kind == "reduction":
             block = ctx.blocks[d.block]
             count = count * (block.sym if block.sym is not None else block.extent)
-        else:
-            raise exc.UnsupportedOperation(
-                "mean/var over a tile dimension is not supported; reduce over a `:` dimension instead")
+        else:  # the tile's elements inside the bounds, as eager PyTorch counts them
+            count = count * ctx.tile_size(d.block)
     return count
 
 
@@ -520,7 +525,7 @@ def _var(x: DeviceValue, dim: Any = None, unbiased: Any = None, keepdim: bool = 
     centered = xf - _mean(xf, dim, keepdim=True)
     squares = torch.sum(centered * centered, dim=dim, keepdim=keepdim)
     count = _reduced_count(x, dim) - correction
-    return (squares / (count if isinstance(count, torch.SymInt) else max(count, 1))).to(x.dtype)
+    return (squares / (max(count, 1) if isinstance(count, int) else count)).to(x.dtype)
 
 
 def _std(x: DeviceValue, *args: Any, **kwargs: Any) -> DeviceValue:

@@ -57,9 +57,11 @@ def tile_bounds(block: Block, registered: dict[int, tuple[int, int]]) -> tuple[i
 
 
 def build_space(blocks: list[Block], functions: list[DeviceFunction],
-                registered: dict[int, tuple[int, int]], hopper: bool = False) -> Space:
+                registered: dict[int, tuple[int, int]], hopper: bool = False,
+                tunables: dict[str, Any] | None = None) -> Space:
     """The typed space of a bound kernel; its default is the heuristic config (``hopper``: for an
-    sm_90 GPU, whose large matmuls default to the TMA pipeline)."""
+    sm_90 GPU, whose large matmuls default to the TMA pipeline); ``tunables``: the parameters of
+    ``hl.register_tunable``, by name."""
     tiles = sorted((b for b in blocks if b.kind == "tile" and b.knob is not None), key=lambda b: b.knob)
     reductions = sorted((b for b in blocks if b.kind == "reduction"), key=lambda b: b.knob)
     loopable = set().union(*(loopable_reductions(f) for f in functions)) if functions else set()
@@ -94,6 +96,11 @@ def build_space(blocks: list[Block], functions: list[DeviceFunction],
     params["maxnreg"] = Enum([None, 32, 64, 128, 256], default=None)
     params["num_warps"] = PowerOfTwo(1, 32, default=defaults["num_warps"])
     params["num_stages"] = Integer(1, 6, default=defaults["num_stages"])
+    for name, param in (tunables or {}).items():
+        if name in params:
+            from .. import exc
+            raise exc.HelionError(f"hl.register_tunable({name!r}, ...): {name!r} names a built-in knob")
+        params[name] = param
     constraints = [
         search.Constraint("tensor_numel", lambda c: _max_numel(functions, c) <= MAX_NUMEL,
                           message=f"a device value would exceed Triton's limit of {MAX_NUMEL} elements"),
@@ -284,7 +291,31 @@ def _fit(defaults: dict[str, Any], functions: list[DeviceFunction], lows: list[i
     if resources.shared_memory_bytes(functions, config) > SHARED_MEMORY:  # pipelined loop buffers
         for knob in ("range_num_stages", "range_unroll_factors"):
             config[knob] = [0] * len(config.get(knob, []))
+    _fit_shared_memory(config, functions, lows)
     return config
+
+
+def _fit_shared_memory(config: dict[str, Any], functions: list[DeviceFunction], lows: list[int]) -> None:
+    """Fewer stages (down to 2), then halve the block that saves the most shared memory, then one
+    stage, until the estimate fits (e.g. a dot over a whole 1024-long row of each operand)."""
+    sizes = config["block_sizes"]
+    while (used := resources.shared_memory_bytes(functions, config)) > SHARED_MEMORY:
+        if config["num_stages"] > 2:
+            config["num_stages"] -= 1
+            continue
+        savings = []
+        for i, size in enumerate(sizes):
+            if size > lows[i]:
+                sizes[i] //= 2
+                savings.append((used - resources.shared_memory_bytes(functions, config), size, -i))
+                sizes[i] *= 2
+        best = max(savings, default=None)
+        if best is not None and best[0] > 0:
+            sizes[-best[2]] //= 2
+        elif config["num_stages"] > 1:
+            config["num_stages"] -= 1
+        else:
+            return
 
 
 def _accumulator_per_thread(functions: list[DeviceFunction], config: dict[str, Any]) -> int:

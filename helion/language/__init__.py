@@ -144,6 +144,30 @@ def register_block_size(min_or_max: int, max_or_none: int | None = None, /) -> R
     return RegisteredBlockSize(block_id, int(low), int(high))
 
 
+def register_tunable(name: str, fragment: Any) -> Any:
+    """Host code: add a tunable value named ``name`` (a ``helion.autotuner`` fragment, e.g.
+    ``PowerOfTwoFragment(1, 256)``) to the kernel's search space; returns the value the current
+    config gives it (a plain Python value, usable in host and device code)."""
+    from .. import exc
+    from ..autotuner import ConfigSpecFragment
+    from ._dispatch import active, tunable_values
+    if not isinstance(name, str) or not isinstance(fragment, ConfigSpecFragment):
+        raise exc.UnsupportedOperation(
+            f"hl.register_tunable takes a name and a helion.autotuner fragment, got {name!r} and {fragment!r}")
+    executor = active()
+    if executor is not None and hasattr(executor, "register_tunable"):  # reference mode
+        return executor.register_tunable(name, fragment)
+    if executor is not None:
+        raise exc.UnsupportedOperation("hl.register_tunable must be called in host code, before the device loops")
+    tracer = host_tracer()
+    if tracer is not None:
+        return tracer.register_tunable(name, fragment)
+    values = tunable_values()
+    if values is None or name not in values:
+        return fragment.default()
+    return values[name]
+
+
 def specialize(value: Any) -> Any:
     """Host code: bake a size into the kernel (shapes are already specialized by default)."""
     if isinstance(value, (torch.Size, tuple, list)):
@@ -153,6 +177,6 @@ def specialize(value: Any) -> Any:
 
 __all__ = [
     "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "constexpr", "cumprod", "cumsum", "dot",
-    "full", "grid", "load", "rand", "randint", "reduce", "register_block_size", "specialize", "static_range", "store",
-    "tile", "zeros",
+    "full", "grid", "load", "rand", "randint", "reduce", "register_block_size", "register_tunable", "specialize",
+    "static_range", "store", "tile", "zeros",
 ]

@@ -50,3 +50,13 @@ def host_tracer() -> Any | None:
 def tracing_host(tracer: Any) -> contextlib.AbstractContextManager[Any]:
     """Make ``tracer`` the host tracer inside the block."""
     return _swapped("host_tracer", tracer)
+
+
+def tunable_values() -> dict[str, Any] | None:
+    """The running config's ``hl.register_tunable`` values, or None outside a compiled run."""
+    return getattr(_state, "tunables", None)
+
+
+def running_with(values: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
+    """Make ``values`` what ``hl.register_tunable`` returns inside the block."""
+    return _swapped("tunables", values)

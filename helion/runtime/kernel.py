@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .. import exc
-from ..compiler import codegen
+from ..compiler import codegen, host_ops
 from ..compiler.host_split import HostProgram, split
 from ..compiler.ir import Block, DeviceFunction
 from ..compiler.lower import DeviceLowering
@@ -24,7 +24,7 @@ from ..compiler.source import KernelSource
 from ..compiler.codegen import site_offsets
 from ..compiler.space import build_space
 from ..compiler.standins import MetaLikes
-from ..language._dispatch import executing, tracing_host
+from ..language._dispatch import executing, running_with, tracing_host
 from .config import Config
 from .interpreter import interpreted_stdlib
 from .loader import load_module
@@ -103,7 +103,7 @@ class Kernel:
     def run_reference(self, *args: Any) -> Any:
         """Run the kernel eagerly in PyTorch (reference mode)."""
         sizes = list(self.configs[0].get("block_sizes", [])) if self.configs else None
-        with executing(ReferenceExecutor(sizes)):
+        with executing(ReferenceExecutor(sizes, tunables=dict(self.configs[0]) if self.configs else None)):
             return self.fn(*args)
 
     def reset(self) -> None:
@@ -176,11 +176,18 @@ def is_hopper(device: torch.device) -> bool:
 class BoundKernel:
     """A kernel specialized to one set of argument shapes, dtypes and devices."""
 
-    def __init__(self, kernel: Kernel, args: tuple):
+    def __init__(self, kernel: Kernel, args: tuple, tunable_values: dict[str, Any] | None = None,
+                 device: torch.device | None = None):
         self.kernel = kernel
         self.settings = kernel.settings
         devices = [a.device for a in args if isinstance(a, torch.Tensor)]
-        self.device = devices[0] if devices else torch.device("cpu")
+        self.device = device or (devices[0] if devices else torch.device("cpu"))
+        # hl.register_tunable: name -> fragment, and the values this trace ran with; a config with
+        # other values compiles through a variant traced with those (``for_config``)
+        self.tunables: dict[str, Any] = {}
+        self.tunable_values: dict[str, Any] = dict(tunable_values or {})
+        self._variants: dict[str, BoundKernel] = {}
+        self._meta_args = tuple(_meta(a) for a in args)
         self.gpu = self.device.type == "cuda"
         self.num_sms = torch.cuda.get_device_properties(self.device).multi_processor_count if self.gpu else 4
         self.blocks: list[Block] = []
@@ -194,7 +201,8 @@ class BoundKernel:
         self._trace(args)
         self.elided_fills = frozenset(n for f in self.functions if f is not None for n in f.elided_fills)
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
-                                        self.registered, hopper=is_hopper(self.device))
+                                        self.registered, hopper=is_hopper(self.device),
+                                        tunables={n: f.to_param() for n, f in self.tunables.items()})
         self._compiled: dict[str, Callable[..., Any]] = {}
         self.chosen_config: Config | None = None  # what a plain call picked (tuned or given)
         self.numel_max = max([a.numel() for a in args if isinstance(a, torch.Tensor)], default=0)
@@ -214,7 +222,8 @@ class BoundKernel:
                 self.functions[index] = lowering.run()
 
         host = program.make_host_fn(trace_launch)
-        with tracing_host(self), _tracing_mode(self.settings.static_shapes, args) as traced_args:
+        watch = host_ops.watching(program.source.filename, name, list(self.settings.ignore_warnings))
+        with tracing_host(self), _tracing_mode(self.settings.static_shapes, args) as traced_args, watch:
             try:
                 host(*traced_args)
             except exc.HelionError as e:
@@ -234,11 +243,31 @@ class BoundKernel:
         self.registered[block.id] = (int(low), int(high))
         return block.id
 
+    def register_tunable(self, name: str, fragment: Any) -> Any:
+        """Called by ``hl.register_tunable`` while tracing host code."""
+        if name in self.tunables:
+            raise exc.HelionError(f"hl.register_tunable: a tunable named {name!r} is already registered")
+        self.tunables[name] = fragment
+        return self.tunable_values.setdefault(name, fragment.default())
+
+    def for_config(self, config: dict[str, Any]) -> "BoundKernel":
+        """The bound kernel whose trace used ``config``'s tunable values: self, or a variant
+        traced with them (host code may size tiles from a tunable)."""
+        wanted = {n: config[n] for n in self.tunables if n in config}
+        if all(self.tunable_values.get(n) == v for n, v in wanted.items()):
+            return self
+        key = Config(wanted).to_json()
+        variant = self._variants.get(key)
+        if variant is None:
+            variant = self._variants[key] = BoundKernel(self.kernel, self._meta_args, wanted, self.device)
+            variant.num_sms, variant.gpu = self.num_sms, self.gpu
+        return variant
+
     # --- configs ----------------------------------------------------------------------------------
     def normalize_config(self, config: Config | dict[str, Any]) -> dict[str, Any]:
         """Fill missing knobs with defaults and check the config against the space."""
         import search
-        values = dict(config)
+        values = self._overridden(dict(config))
         unknown = set(values) - set(self.config_space.names)
         if unknown:
             raise exc.InvalidConfig(f"unknown config keys {sorted(unknown)}; this kernel's knobs are "
@@ -248,6 +277,19 @@ class BoundKernel:
             return self.config_space.normalize(values)
         except (search.InvalidConfig, search.InvalidValue, ValueError) as e:
             raise exc.InvalidConfig(f"invalid config {values}: {e}") from None
+
+    def _overridden(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with the ``autotune_config_overrides`` setting applied, fitted to this kernel."""
+        for name, value in self.settings.autotune_config_overrides.items():
+            param = self.config_space.params.get(name)
+            if param is None:
+                continue
+            elements = getattr(param, "elements", None)
+            if elements is not None and isinstance(value, (list, tuple)):
+                defaults = param.default
+                value = [value[i] if i < len(value) else defaults[i] for i in range(len(elements))]
+            values[name] = value
+        return values
 
     def _clamp_block_sizes(self, values: dict[str, Any]) -> dict[str, Any]:
         """Powers of two beyond a dimension's bounds are clamped (a config written for larger
@@ -279,14 +321,16 @@ class BoundKernel:
         if config is None:
             config = self.kernel.configs[0] if self.kernel.configs else self.config_space.default()
         cfg = self.normalize_config(config)
-        return "\n\n".join(self._source(f, cfg) for f in self.functions if f is not None)
+        bound = self.for_config(cfg)
+        return "\n\n".join(bound._source(f, cfg) for f in bound.functions if f is not None)
 
     def sources(self, config: Config | dict[str, Any], gpu: bool | None = None) -> list[str | None]:
         """The generated module source of each device loop under ``config`` (None for a loop the
         trace never reached), in ``functions`` order; ``gpu=True`` writes GPU code whatever the
         tensors' device (the compile workers build it for a target from a kernel bound on CPU)."""
         cfg = self.normalize_config(config)
-        return [None if f is None else self._source(f, cfg, gpu) for f in self.functions]
+        bound = self.for_config(cfg)
+        return [None if f is None else bound._source(f, cfg, gpu) for f in bound.functions]
 
     def _source(self, fn: DeviceFunction, config: dict[str, Any], gpu: bool | None = None) -> str:
         index_dtype = torch.int64 if self.numel_max >= 2 ** 31 else torch.int32
@@ -302,6 +346,9 @@ class BoundKernel:
         key = Config(cfg).to_json()
         runner = self._compiled.get(key)
         if runner is not None:
+            return runner
+        if self.for_config(cfg) is not self:
+            runner = self._compiled[key] = self.for_config(cfg).compile_config(cfg)
             return runner
         launchers: list[Callable[..., Any] | None] = []
         modules = []
@@ -325,8 +372,11 @@ class BoundKernel:
         host = self.kernel.program.make_host_fn(launch, self.elided_fills)
         normalize = self.kernel.normalize_args
 
+        tunables = {n: cfg[n] for n in self.tunables}
+
         def run(*args: Any, **kwargs: Any) -> Any:
-            return host(*normalize(args, kwargs))
+            with running_with(tunables):
+                return host(*normalize(args, kwargs))
 
         run.config = Config(cfg)  # type: ignore[attr-defined]
         run.modules = modules  # type: ignore[attr-defined]  (the benchmark worker reads their binaries)

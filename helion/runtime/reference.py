@@ -63,8 +63,10 @@ class ReferenceExecutor:
     compiler numbers them; otherwise every tile is ``block_size`` wide.
     """
 
-    def __init__(self, block_sizes: list[int] | None = None, block_size: int = 32):
+    def __init__(self, block_sizes: list[int] | None = None, block_size: int = 32,
+                 tunables: dict[str, Any] | None = None):
         self.block_sizes = list(block_sizes or [])
+        self.tunables = dict(tunables or {})
         self.block_size = block_size
         self.knobs: dict[Any, list[int]] = {}
         self.next_knob = 0
@@ -85,6 +87,10 @@ class ReferenceExecutor:
         handle.reference_size = min(max(size, low), high)
         return handle
 
+    def register_tunable(self, name: str, fragment: Any) -> Any:
+        """The value the kernel's config gives ``name``, else the fragment's default."""
+        return self.tunables.get(name, fragment.default())
+
     def _ranges(self, begin_or_end: Any, end: Any) -> list[tuple[int, int]]:
         multi = isinstance(begin_or_end, (list, tuple, torch.Size))
         if end is None:
@@ -95,6 +101,8 @@ class ReferenceExecutor:
         return [(int(b), int(e)) for b, e in zip(begins, ends)]
 
     def tile(self, begin_or_end: Any, end: Any, block_size: Any) -> Iterator[Any]:
+        """Tiles of the loop; the knobs are taken now, at the call (a generator would run its
+        body only at the first ``next``, whose caller frame is not the user's loop)."""
         import sys
         multi = isinstance(begin_or_end, (list, tuple, torch.Size))
         ranges = self._ranges(begin_or_end, end)
@@ -107,9 +115,8 @@ class ReferenceExecutor:
             sizes = self.take_knobs((frame.f_code, frame.f_lineno), len(ranges))
         per_dim = [[RefTile(s, min(s + size, e), size, i) for i, s in enumerate(range(b, e, size))]
                    for (b, e), size in zip(ranges, sizes)]
-        for combo in itertools.product(*reversed(per_dim)):
-            combo = tuple(reversed(combo))
-            yield combo if multi else combo[0]
+        combos = (tuple(reversed(c)) for c in itertools.product(*reversed(per_dim)))
+        return (c if multi else c[0] for c in combos)
 
     def grid(self, begin_or_end: Any, end: Any) -> Iterator[Any]:
         multi = isinstance(begin_or_end, (list, tuple, torch.Size))

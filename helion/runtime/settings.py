@@ -24,11 +24,23 @@ def _env_float(name: str) -> float | None:
 EFFORTS = ("none", "quick", "full")
 
 
+def _env_warnings() -> list[type[Warning]]:
+    """``HELION_IGNORE_WARNINGS=TensorOperationInWrapper,...``: names of ``helion.exc`` warnings."""
+    from .. import exc
+    names = [n.strip() for n in os.environ.get("HELION_IGNORE_WARNINGS", "").split(",") if n.strip()]
+    found = [getattr(exc, n, None) for n in names]
+    bad = [n for n, cls in zip(names, found) if not (isinstance(cls, type) and issubclass(cls, exc.HelionWarning))]
+    if bad:
+        raise exc.HelionError(f"HELION_IGNORE_WARNINGS names no helion.exc warning: {bad}")
+    return found
+
+
 @dataclasses.dataclass
 class Settings:
     """Settings of a kernel. Unset fields take their value from the environment."""
 
     static_shapes: bool = True
+    ignore_warnings: list = dataclasses.field(default_factory=_env_warnings)  # helion.exc warning classes
     autotune_strategy: Any = dataclasses.field(
         default_factory=lambda: os.environ.get("HELION_AUTOTUNE_STRATEGY", "genetic"))
     autotune_effort: str = dataclasses.field(
@@ -54,6 +66,9 @@ class Settings:
     autotune_accuracy_check: bool = dataclasses.field(
         default_factory=lambda: _env_bool("HELION_AUTOTUNE_ACCURACY_CHECK", True))
     autotune_baseline_fn: Any = None
+    # knob -> value forced on every config (a list shorter or longer than this kernel's knob is
+    # cut or padded with its defaults; knobs this kernel lacks are ignored)
+    autotune_config_overrides: dict = dataclasses.field(default_factory=dict)
     autotune_baseline_atol: float | None = None  # None: by dtype (see helion.autotune.accuracy)
     autotune_baseline_rtol: float | None = None
     force_autotune: bool = dataclasses.field(default_factory=lambda: _env_bool("HELION_FORCE_AUTOTUNE"))
