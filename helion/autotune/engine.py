@@ -29,6 +29,7 @@ import search
 
 from .. import exc
 from .bench_worker import BenchmarkWorker, WorkerDied, WorkerTimeout
+from ..compiler.ir import op_counts
 from .effort import Effort, budget, effort_for
 
 SM90_SHARED_BYTES = 232448  # what an H100/H200 block may opt in to
@@ -352,7 +353,8 @@ def trial_context(bound: Any) -> dict[str, Any]:
     return {"source_hash": bound.kernel.source_hash, "key": bound.key_record(),
             "device": device_name(bound.device),
             "versions": {"torch": torch.__version__, "triton": triton.__version__},
-            "timing": "cuda_events" if bound.gpu else "interpreter_wall"}
+            "timing": "cuda_events" if bound.gpu else "interpreter_wall",
+            "kernel_info": op_counts(bound.functions)}
 
 
 # --------------------------------------------------------------------------------------------

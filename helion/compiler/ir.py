@@ -142,6 +142,23 @@ class DeviceFunction:
         return out
 
 
+_COUNTED = {"load": "loads", "store": "stores", "atomic_add": "atomics", "dot": "dots", "reduce": "reductions",
+            "custom_reduce": "reductions", "scan": "scans", "for": "loops", "pointwise": "pointwise"}
+
+
+def op_counts(functions: list["DeviceFunction | None"]) -> dict[str, int]:
+    """How many loads, stores, atomics, dots, reductions, scans, inner loops and pointwise ops
+    the device loops hold, and how many device loops there are (the trial record's
+    ``kernel_info``, which cost models learn from without importing the compiler)."""
+    present = [f for f in functions if f is not None]
+    counts = dict.fromkeys(_COUNTED.values(), 0)
+    for fn in present:
+        for node in fn.walk():
+            if node.op in _COUNTED:
+                counts[_COUNTED[node.op]] += 1
+    return {"device_loops": len(present), **counts}
+
+
 def replace_args(node: Node, mapping: dict[int, Node]) -> Node:
     """A copy of ``node`` whose Node inputs are replaced according to ``mapping`` (by id)."""
     def swap(v: Any) -> Any:

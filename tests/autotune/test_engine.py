@@ -72,6 +72,8 @@ def test_tuning_logs_every_trial_and_the_winner_is_correct(cache_dir, tmp_path, 
         assert r["kernel"] == "add" and r["device"].startswith("cpu-interpreter")
         assert r["timing"] == "interpreter_wall" and r["key"]["shapes"] == [[40, 50], [40, 50]]
         assert r["source_hash"] and r["space_fingerprint"] and r["elapsed_s"] >= 0
+        assert r["kernel_info"] == {"device_loops": 1, "loads": 2, "stores": 1, "atomics": 0, "dots": 0,
+                                    "reductions": 0, "scans": 0, "loops": 0, "pointwise": 1}
         if r["status"] == "ok":
             assert r["time_ms"] > 0 and r["compile_s"] is not None
     err = capsys.readouterr().err
