@@ -1,11 +1,16 @@
 """Compare every registered search strategy on replayed spaces, by P-score (Willemsen et al., 2024).
 
 Spaces: the recorded GPU sweeps in experiments/data (``<name>.jsonl`` with ``<name>.space.json``
-beside it, as written by `experiments.collect_matmul_space`) and the synthetic landscapes of
+beside it, as written by `experiments.collect_matmul_space`), the recorded samples of larger
+spaces in its sub-folders (``<folder>/<workload>.trials.jsonl.gz`` with ``<workload>.space.json``,
+as written by `experiments.collect_spaces_gpu`: strategies search the whole space and replay
+answers each config with the nearest recorded one) and the synthetic landscapes of
 `experiments.landscapes`. For each strategy x space, N seeds of `search.tune` run against a
 `search.ReplayObjective` with a trial budget; per run we take the P-score (mean of P(t) over
-t = 1..budget: 0 = the expected best of random search, computed exactly, 1 = the optimum) and the
-number of trials until the best is within 2% of the optimum.
+t = 1..budget: 0 = the expected best of random search, computed exactly, 1 = the optimum), P(t)
+over simulated time (compile plus benchmark seconds of the replayed records; random search's
+draws by time t are t over the mean trial cost), and the trials and simulated seconds until the
+best is within 2% of the optimum. Writes a markdown table, the runs as JSON and a PNG plot.
 
 "Beats random" is a one-sided Student-t test at 95% that the mean P-score is above 0. P(t) already
 subtracts random search's exact expectation, so this is the test of the paired difference
@@ -29,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 import search
 from experiments import landscapes
 from search.metrics import times_from_records
@@ -38,11 +45,18 @@ DATA_DIR = Path("experiments/data")
 
 @dataclass(frozen=True)
 class Problem:
-    """A replayable space: its name, the typed space and the exhaustive records."""
+    """A replayable space: its name, the typed space and its records (exhaustive, or a sample)."""
 
     name: str
     space: search.Space
     records: tuple[dict, ...]
+    sampled: bool = False  # a uniform sample of a larger space: replay answers with the nearest record
+
+    @property
+    def mean_cost_s(self) -> float:
+        """Mean simulated seconds of one trial (compile plus benchmark), over the recorded configs."""
+        replay = search.ReplayObjective([], missing="invalid")
+        return statistics.fmean(replay.cost_s(r) for r in self.records) or 1e-3
 
     @property
     def times(self) -> list[float | None]:
@@ -97,6 +111,24 @@ def recorded_problems(data_dir: Path) -> list[Problem]:
         records = tuple(r for r in search.load_records(path) if r.get("strategy") == "exhaustive")
         if any(r["status"] == "ok" for r in records):
             problems.append(Problem(path.stem, _restrict_to_records(space, records), records))
+    return problems + sampled_problems(data_dir)
+
+
+def sampled_problems(data_dir: Path) -> list[Problem]:
+    """Uniform samples of large spaces (``<folder>/<workload>.trials.jsonl.gz`` with
+    ``<workload>.space.json`` beside it, as `experiments.collect_spaces_gpu` writes them). A
+    strategy searches the whole space and replay answers each config with the nearest recorded
+    one; random search's expected best is computed over the sample, as if it drew from it."""
+    problems = []
+    for path in sorted(data_dir.glob("*/*.trials.jsonl.gz")):
+        workload = path.name[: -len(".trials.jsonl.gz")]
+        space_path = path.with_name(f"{workload}.space.json")
+        if not space_path.exists():
+            continue
+        space = search.Space.from_json(json.loads(space_path.read_text()))
+        records = tuple(r for r in search.load_records(path) if r.get("strategy") == "random")
+        if any(r["status"] == "ok" for r in records):
+            problems.append(Problem(f"{path.parent.name}/{workload}", space, records, sampled=True))
     return problems
 
 
@@ -141,14 +173,40 @@ def run_one(task: tuple[str, str, int, int, int]) -> dict[str, Any]:
         return {**out, "error": f"{type(exc).__name__}: {exc}"}
     trajectory = [r["time_ms"] if r["status"] == "ok" else None for r in result.history]
     optimum = problem.optimum
+    hit = search.trials_to_within(trajectory, optimum, 0.02)
     out.update(
         p_score=search.p_score(trajectory, problem.times, budget=budget),
-        trials_to_2pct=search.trials_to_within(trajectory, optimum, 0.02),
+        p_time=p_time_curve(trajectory, [r["elapsed_s"] for r in result.history], problem, budget),
+        trials_to_2pct=hit,
+        seconds_to_2pct=None if hit is None else result.history[hit - 1]["elapsed_s"],
         best_over_optimum=(result.best_time / optimum) if result.best_time is not None else None,
         trials=len(trajectory), simulated_s=objective.clock(), wall_s=time.perf_counter() - started,
         misses=objective.misses,
     )
     return out
+
+
+TIME_POINTS = 20  # the P(t) curve over simulated time: t = T/20, 2T/20, ..., T
+
+
+def p_time_curve(trajectory: Sequence[float | None], elapsed_s: Sequence[float], problem: Problem,
+                 budget: int) -> list[float | None]:
+    """P(t) at TIME_POINTS simulated times up to T = budget x the mean trial cost (what random
+    search spends on the budget): F(t) is the best time found by t; S_rand(t) the exact expected
+    best of random search after t / (mean trial cost) draws (at least one)."""
+    times = problem.times
+    ok = sorted(t for t in times if t is not None)
+    n_failed, n = len(times) - len(ok), len(times)
+    horizon, cost = budget * problem.mean_cost_s, problem.mean_cost_s
+    curve: list[float | None] = []
+    for k in range(1, TIME_POINTS + 1):
+        t = horizon * k / TIME_POINTS
+        found = [v for v, e in zip(trajectory, elapsed_s) if v is not None and e <= t]
+        f_t = min(found) if found else ok[-1]
+        s_rand = search.expected_random_best(ok, min(n, max(1, int(t / cost))), n_failed, ok[-1])
+        span = s_rand - ok[0]
+        curve.append((s_rand - f_t) / span if span > 1e-12 * max(ok[0], 1.0) else None)
+    return curve
 
 
 # ----------------------------------------------------------------------------------------------
@@ -168,10 +226,22 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
     reached = sorted(h for h in hits if h is not None)
     # The median over all seeds, a run that never got within 2% counting as more than the budget.
     median_hits = statistics.median([h if h is not None else math.inf for h in hits])
+    seconds = [r.get("seconds_to_2pct") if r["trials_to_2pct"] is not None else None for r in runs if "error" not in r]
+    curves = [[math.nan if v is None else v for v in r["p_time"]] for r in runs if r.get("p_time")]
     row.update(mean_p=mean, ci_low=low, ci_high=high, beats_random=bool(one_sided_low > 0),
                median_trials_2pct=median_hits, reached_2pct=len(reached), seeds=len(hits),
+               median_seconds_2pct=statistics.median([x if x is not None else math.inf for x in seconds]),
+               p_time=[None if math.isnan(v) else float(v) for v in _nanmean_columns(np.array(curves))]
+               if curves else None,
                budget=runs[0]["budget"])
     return row
+
+
+def _nanmean_columns(rows: np.ndarray) -> np.ndarray:
+    """Column means ignoring NaN (NaN where a column has no number)."""
+    counts = np.sum(~np.isnan(rows), axis=0)
+    sums = np.nansum(rows, axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def _json_safe(value: Any) -> Any:
@@ -201,19 +271,21 @@ def format_tables(summary: dict[tuple[str, str], dict], problems: list[str], str
             cells.append(f"{_fmt(row['mean_p'])}{'*' if row['beats_random'] else ''}" if "mean_p" in row else "error")
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     lines += ["", "| space | strategy | budget | mean P | 95% CI | beats random | median trials to 2% "
-              "| reached 2% | errors |", "|---|---|---|---|---|---|---|---|---|"]
+              "| median simulated s to 2% | reached 2% | errors |", "|---|---|---|---|---|---|---|---|---|---|"]
     for problem in problems:
         for strategy in strategies:
             row = summary[(problem, strategy)]
             if "mean_p" not in row:
-                lines.append(f"| {problem} | {strategy} | - | - | - | - | - | - | {row['errors']}: "
+                lines.append(f"| {problem} | {strategy} | - | - | - | - | - | - | - | {row['errors']}: "
                              f"{row['first_error']} |")
                 continue
             median = row["median_trials_2pct"]
             median_text = f">{row['budget']}" if math.isinf(median) else f"{median:g}"
+            seconds = row["median_seconds_2pct"]
+            seconds_text = "-" if math.isinf(seconds) else f"{seconds:.1f}"
             lines.append(f"| {problem} | {strategy} | {row['budget']} | {_fmt(row['mean_p'])} | "
                          f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] | "
-                         f"{'yes' if row['beats_random'] else 'no'} | {median_text} | "
+                         f"{'yes' if row['beats_random'] else 'no'} | {median_text} | {seconds_text} | "
                          f"{row['reached_2pct']}/{row['seeds']} | {row['errors']} |")
     return "\n".join(lines) + "\n"
 
@@ -234,6 +306,37 @@ def compare(problems: list[Problem], strategies: list[str], *, seeds: int, budge
     for run in runs:
         grouped.setdefault((run["problem"], run["strategy"]), []).append(run)
     return {key: summarize(group) for key, group in grouped.items()}, runs
+
+
+def plot(summary: dict[tuple[str, str], dict], problems: list[str], strategies: list[str], path: Path) -> bool:
+    """PNG: mean P(t) over simulated time (all spaces averaged) and mean P per strategy; False
+    (nothing written) when matplotlib is not installed."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, (curves, bars) = plt.subplots(1, 2, figsize=(12, 4.5))
+    x = np.arange(1, TIME_POINTS + 1) / TIME_POINTS
+    means = []
+    for strategy in strategies:
+        rows = [summary[(p, strategy)] for p in problems if summary[(p, strategy)].get("p_time")]
+        curve = _nanmean_columns(np.array([[math.nan if v is None else v for v in r["p_time"]] for r in rows]))
+        curves.plot(x, curve, label=strategy)
+        means.append(statistics.fmean(r["mean_p"] for r in rows) if rows else math.nan)
+    curves.axhline(0.0, color="grey", linewidth=0.8)
+    curves.set(xlabel="simulated time / (budget x mean trial cost)", ylabel="mean P(t) over spaces",
+               title="P-score over simulated time (0 = random search, 1 = optimum)")
+    curves.legend(fontsize=8)
+    bars.bar(strategies, means)
+    bars.axhline(0.0, color="grey", linewidth=0.8)
+    bars.set(ylabel="mean P over spaces and seeds", title=f"{len(problems)} spaces")
+    bars.tick_params(axis="x", rotation=30)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
 
 
 def _provenance() -> str:
@@ -288,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(header + table)
     output.with_suffix(".runs.json").write_text(json.dumps(_json_safe(runs), indent=0) + "\n")
-    print(f"wrote {output} and its .runs.json in {time.perf_counter() - started:.0f} s")
+    plotted = plot(summary, [p.name for p in problems], strategies, output.with_suffix(".png"))
+    print(f"wrote {output}, its .runs.json{' and .png' if plotted else ' (no plot: matplotlib is missing)'} "
+          f"in {time.perf_counter() - started:.0f} s")
     return 0
 
 

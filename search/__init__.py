@@ -31,7 +31,7 @@ Adding a strategy takes a few lines: subclass `Strategy`, implement `_propose(n)
 from search.driver import Budget, TuneResult, tune
 from search.errors import InvalidConfig, InvalidValue, SearchError
 from search.metrics import confidence_interval, expected_random_best, p_curve, p_score, trials_to_within
-from search.outcomes import FAILURE_KINDS, Failure, Measurement, Observation, observe
+from search.outcomes import DEFERRED, FAILURE_KINDS, Failure, Measurement, Observation, observe
 from search.params import Boolean, Enum, Integer, Parameter, PowerOfTwo
 from search.params_seq import ListOf, Permutation, parameter_from_json
 from search.records import load_records, make_record, write_records
@@ -42,7 +42,7 @@ from search.strategy import Strategy
 from search import strategies  # noqa: E402,F401  (registers the built-in strategies)
 
 __all__ = [
-    "Boolean", "Budget", "Config", "Constraint", "Enum", "FAILURE_KINDS", "Failure", "Integer", "InvalidConfig",
+    "Boolean", "Budget", "Config", "Constraint", "DEFERRED", "Enum", "FAILURE_KINDS", "Failure", "Integer", "InvalidConfig",
     "InvalidValue", "ListOf", "Measurement", "Observation", "Parameter", "Permutation", "PowerOfTwo",
     "ReplayObjective", "SearchError", "Space", "Strategy", "TuneResult", "available_strategies", "config_key",
     "confidence_interval", "expected_random_best", "load_records", "make_record", "make_strategy", "observe",

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from search.outcomes import Outcome, observe
+from search.outcomes import DEFERRED, Outcome, observe
 from search.records import make_record, record_line
 from search.registry import make_strategy, strategy_name
 from search.errors import InvalidConfig, InvalidValue
@@ -66,7 +66,10 @@ def tune(space: Space, objective: Objective, strategy: Any = "random", budget: B
     `objective(configs) -> outcomes` evaluates a batch (times in ms, Measurements or Failures).
     An objective that also has `submit(configs) -> handle` and `collect(handle) -> outcomes` is
     pipelined: up to `depth` batches are in flight, so the next batch is asked (the strategy
-    counts in-flight configs as pending) and prepared while the current one is measured.
+    counts in-flight configs as pending) and prepared while the current one is measured. Such an
+    objective may answer `search.DEFERRED` for a config it cannot answer yet (a slow compile);
+    it then needs `resume(handle, positions) -> handle` and `ready(handle) -> bool`: the
+    deferred configs stay pending and are collected when ready, while later batches go on.
     `initial` configs (e.g. the default and warm starts) are evaluated first. If the objective
     has a `clock()` method, that clock (e.g. replay's simulated seconds) measures the seconds
     budget and `elapsed_s`; otherwise wall time does. `strategy` is a registered name, a class or
@@ -89,6 +92,7 @@ def tune(space: Space, objective: Objective, strategy: Any = "random", budget: B
     first = _distinct_valid(space, initial)
     searcher.reserve(first)
     inflight: list[tuple[list[Config], Any]] = []
+    late: list[tuple[list[Config], Any]] = []  # deferred configs of collected batches (slow compiles)
     bar = _progress_bar(budget, progress)
     failures = 0
     log = open(log_path, "a", encoding="utf-8") if log_path is not None else None
@@ -107,12 +111,23 @@ def tune(space: Space, objective: Objective, strategy: Any = "random", budget: B
                 asked += len(configs)
                 batch = [copy_config(c) for c in configs]
                 inflight.append((configs, objective.submit(batch) if pipelined else batch))
-            if not inflight:
+            ready = next((i for i, (_, h) in enumerate(late) if objective.ready(h)), None)
+            if ready is not None or (late and not inflight):
+                configs, handle = late.pop(ready or 0)
+            elif inflight:
+                configs, handle = inflight.pop(0)
+            else:
                 break
-            configs, handle = inflight.pop(0)
             outcomes = list(objective.collect(handle) if pipelined else objective(handle))
             if len(outcomes) != len(configs):
                 raise ValueError(f"the objective returned {len(outcomes)} outcomes for {len(configs)} configs")
+            waiting = [i for i, outcome in enumerate(outcomes) if outcome is DEFERRED]
+            if waiting:
+                if not pipelined or not callable(getattr(objective, "resume", None)):
+                    raise ValueError("the objective deferred configs but has no resume(handle, positions)")
+                late.append(([configs[i] for i in waiting], objective.resume(handle, waiting)))
+                answered = [i for i in range(len(configs)) if outcomes[i] is not DEFERRED]
+                configs, outcomes = [configs[i] for i in answered], [outcomes[i] for i in answered]
             searcher.tell(configs, outcomes)
             elapsed = clock() - start
             for config, outcome in zip(configs, outcomes):

@@ -17,6 +17,19 @@ import numpy as np
 FAILURE_KINDS = ("compile_error", "runtime_error", "timeout", "inaccurate", "invalid")
 
 
+class _Deferred:
+    """The type of `DEFERRED`."""
+
+    def __repr__(self) -> str:
+        return "search.DEFERRED"
+
+
+#: What a pipelined objective's ``collect`` answers for a config it cannot answer yet (a slow
+#: compile): the driver asks ``resume(handle, positions)`` for a handle to those configs and
+#: collects it once ``ready(handle)`` says so (or when nothing else is in flight).
+DEFERRED = _Deferred()
+
+
 @dataclass(frozen=True)
 class Failure:
     """A config that produced no time: `kind` is one of FAILURE_KINDS; `message` is free text."""

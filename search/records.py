@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -61,9 +62,11 @@ def write_records(path: str | os.PathLike, records: Iterable[Mapping[str, Any]],
 
 
 def load_records(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Records from a JSONL file; a bad line (not JSON, or not an object) is skipped with a warning."""
+    """Records from a JSONL file (gzipped when its name ends in ``.gz``); a bad line (not JSON, or
+    not an object) is skipped with a warning."""
     records = []
-    with open(path, encoding="utf-8", errors="replace") as f:
+    opener = gzip.open if os.fspath(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue

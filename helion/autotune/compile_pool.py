@@ -194,7 +194,9 @@ class CompilePool:
 
 
 _GRACE_S = 60.0
-_CONCURRENT_BATCHES = 3  # the engine keeps up to three batches in flight
+# the engine keeps up to three fresh batches in flight, and a batch whose slow compile was
+# deferred keeps its thread until that compile ends: room for three such batches besides
+_CONCURRENT_BATCHES = 6
 
 
 def _reporting_lost_tasks(backend: Any) -> Any:

@@ -33,6 +33,7 @@ from ..compiler.ir import op_counts
 from .effort import Effort, budget, effort_for
 
 SM90_SHARED_BYTES = 232448  # what an H100/H200 block may opt in to
+_PATIENCE_S = 1.0  # how long a batch's lagging compiles are waited for before they are deferred
 _CUT_FACTOR = 1.5  # a candidate whose screening call is this much slower than the best is not re-timed
 _GRACE_S = 2.0  # how long past the search budget a batch's compiles are waited for
 _log = logging.getLogger("helion.autotune")
@@ -131,6 +132,17 @@ class Outcome:
         return sum(r["status"] != "ok" for r in self.result.history)
 
 
+@dataclass
+class Batch:
+    """Configs whose compiles run as one pool batch: ``slots`` are their places in it (a resumed
+    batch holds the deferred configs of another)."""
+
+    configs: list[dict[str, Any]]
+    future: Any
+    slots: list[int]
+    resumed: bool = False
+
+
 class Candidates:
     """The engine's objective for one bound kernel and its arguments (pipelined: ``submit`` starts
     a batch's compiles, ``collect`` benchmarks it while the next batch compiles)."""
@@ -211,9 +223,9 @@ class Candidates:
                 pass
 
     # -- objective -----------------------------------------------------------------------------
-    def submit(self, configs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any]:
+    def submit(self, configs: list[dict[str, Any]]) -> Batch:
         if self.pool is None:
-            return configs, None
+            return Batch(configs, None, list(range(len(configs))))
         from .precompile import job_for
         jobs = [job_for(self.bound, c, self.target, self.settings.autotune_compile_timeout) for c in configs]
         future = self.pool.submit(jobs)
@@ -222,20 +234,33 @@ class Candidates:
             if index is not None:
                 self._default_compile = (future, index)
         self._submitted.set()
-        return configs, future
+        return Batch(configs, future, list(range(len(configs))))
 
-    def collect(self, handle: tuple[list[dict[str, Any]], Any]) -> list[search.Observation]:
-        configs, future = handle
+    def resume(self, batch: Batch, positions: list[int]) -> Batch:
+        """The configs of ``batch`` at ``positions`` (deferred: still compiling), collected later."""
+        return Batch([batch.configs[p] for p in positions], batch.future, [batch.slots[p] for p in positions],
+                     resumed=True)
+
+    def ready(self, batch: Batch) -> bool:
+        """Whether every compile of ``batch`` is in (collecting it will not wait for one)."""
+        return batch.future is None or batch.future.done() or all(batch.future.partial[i] is not None
+                                                                  for i in batch.slots)
+
+    def collect(self, batch: Batch) -> list[Any]:
+        configs = batch.configs
         self._opening.result()  # raises what opening raised
-        compiled = self._compiled(future, len(configs))
+        compiled = self._compiled(batch)
         self._batches += 1
-        _log.info("batch %d of %d configs compiled after %.2f s", self._batches, len(configs), self._since())
+        deferred = sum(c is search.DEFERRED for c in compiled)
+        _log.info("batch %d of %d configs compiled after %.2f s%s", self._batches, len(configs), self._since(),
+                  f" ({deferred} still compiling: deferred)" if deferred else "")
         groups = [list(range(i, len(configs), len(self.workers))) for i in range(len(self.workers))]
         out: list[Any] = [None] * len(configs)
 
         def run_group(worker: BenchmarkWorker, indices: list[int]) -> None:
             for i in indices:
-                out[i] = self.evaluate(worker, configs[i], compiled[i])
+                out[i] = compiled[i] if compiled[i] is search.DEFERRED else \
+                    self.evaluate(worker, configs[i], compiled[i])
 
         if len(self.workers) == 1:
             run_group(self.workers[0], groups[0])
@@ -244,22 +269,38 @@ class Candidates:
                 list(threads.map(run_group, self.workers, groups))
         return out
 
-    def _compiled(self, future: Any, count: int) -> list[Any]:
-        """The batch's compile results; past the search's deadline, the ones that are in (a
-        straggler still compiling is charged a timeout rather than holding up the result)."""
+    def _compiled(self, batch: Batch) -> list[Any]:
+        """The batch's compile results. A fresh batch whose last compiles lag (more than half of
+        it in, the rest not within ``_PATIENCE``) has those ``search.DEFERRED``, so one slow
+        compile does not hold up the batches behind it; past the search's deadline, a compile
+        still running is charged a timeout."""
+        future = batch.future
         if future is None:
-            return [None] * count
-        wait = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
-        try:
-            return future.result(timeout=wait)
-        except cf.TimeoutError:
-            from .precompile import CompileResult
-            self.abandoned.append(future)
-            late = CompileResult("timeout", "still compiling when the search budget ran out")
-            return [r if r is not None else late for r in future.partial]
+            return [None] * len(batch.configs)
+        patience_ends = None
+        while not future.done():
+            now = time.monotonic()
+            if self.deadline is not None and now >= self.deadline:
+                from .precompile import CompileResult
+                self.abandoned.append(future)
+                late = CompileResult("timeout", "still compiling when the search budget ran out")
+                return [future.partial[i] if future.partial[i] is not None else late for i in batch.slots]
+            arrived = [future.partial[i] is not None for i in batch.slots]
+            if all(arrived):
+                return [future.partial[i] for i in batch.slots]
+            if not batch.resumed and sum(arrived) * 2 > len(arrived):
+                patience_ends = patience_ends or now + _PATIENCE_S
+                if now >= patience_ends:
+                    return [future.partial[i] if future.partial[i] is not None else search.DEFERRED
+                            for i in batch.slots]
+            time.sleep(0.005)
+        results = future.result()
+        return [results[i] for i in batch.slots]
 
     def __call__(self, configs: list[dict[str, Any]]) -> list[search.Observation]:
-        return self.collect(self.submit(configs))
+        batch = self.submit(configs)
+        batch.resumed = True  # not pipelined: nothing to defer to
+        return self.collect(batch)
 
     def evaluate(self, worker: BenchmarkWorker, config: dict[str, Any], compiled: Any) -> search.Observation:
         compile_s = None if compiled is None else compiled.compile_s

@@ -246,25 +246,56 @@ def test_worker_restarts_after_a_crash_and_a_hang(faults):
 
 def test_a_compile_still_running_past_the_deadline_is_a_timeout():
     """Past the search budget the batch's finished compiles are used and a straggler is charged."""
-    import concurrent.futures
     import time
 
-    from helion.autotune.engine import Candidates
+    from helion.autotune.engine import Batch, Candidates
     from helion.autotune.precompile import CompileResult
 
     class Straggling:
         partial = [CompileResult("ok", compile_s=0.1), None]
 
-        def result(self, timeout=None):
-            assert timeout == 0.0  # the deadline has passed: no waiting
-            raise concurrent.futures.TimeoutError
+        def done(self):
+            return False
 
     candidates = Candidates.__new__(Candidates)  # no workers: only the deadline logic
     candidates.deadline, candidates.abandoned = time.monotonic() - 1.0, []
     straggling = Straggling()
-    done, late = candidates._compiled(straggling, 2)
+    done, late = candidates._compiled(Batch([{}, {}], straggling, [0, 1]))
     assert done.status == "ok" and late.status == "timeout" and "budget" in late.message
     assert candidates.abandoned == [straggling]  # stopped in the pool when the search ends
+
+
+def test_a_lagging_compile_is_deferred_and_collected_when_in():
+    """Once more than half of a batch has compiled, the rest is waited for about a second, then
+    deferred (search.DEFERRED) so later batches go on; its resumed batch is ready once it is in."""
+    import time
+
+    import search
+    from helion.autotune import engine
+    from helion.autotune.engine import Batch, Candidates
+    from helion.autotune.precompile import CompileResult
+
+    class Lagging:
+        partial = [CompileResult("ok", compile_s=0.1), CompileResult("ok", compile_s=0.1), None]
+
+        def done(self):
+            return False
+
+    candidates = Candidates.__new__(Candidates)
+    candidates.deadline, candidates.abandoned = None, []
+    future = Lagging()
+    batch = Batch([{"a": 0}, {"a": 1}, {"a": 2}], future, [0, 1, 2])
+    started = time.monotonic()
+    first, second, third = candidates._compiled(batch)
+    assert third is search.DEFERRED and first.status == second.status == "ok"
+    assert engine._PATIENCE_S <= time.monotonic() - started < engine._PATIENCE_S + 1.0
+    later = candidates.resume(batch, [2])
+    assert later.configs == [{"a": 2}] and later.slots == [2] and not candidates.ready(later)
+    future.partial[2] = CompileResult("ok", compile_s=9.0)
+    assert candidates.ready(later) and candidates._compiled(later)[0].compile_s == 9.0
+    future.partial[1:] = [None, None]  # only a third in: no deferring yet, the wait goes on
+    candidates.deadline = time.monotonic() + 0.3
+    assert [r.status for r in candidates._compiled(batch)] == ["ok", "timeout", "timeout"]
 
 
 def test_no_workers_start_for_a_cached_specialization(tmp_path, monkeypatch):

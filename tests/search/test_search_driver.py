@@ -156,6 +156,56 @@ def test_pipelined_objectives_keep_the_next_batch_in_flight():
     assert len(set(configs)) == 12  # in-flight configs count as pending: no repeats
 
 
+class DeferringObjective(PipelinedObjective):
+    """Defers the first config of its first batch (a slow compile) until two more batches were
+    collected; ``ready`` says when."""
+
+    def __init__(self):
+        super().__init__()
+        self.collected = 0
+
+    def submit(self, configs):
+        return ("fresh", super().submit(configs))
+
+    def collect(self, handle):
+        kind, configs = handle
+        if kind == "late":
+            assert self.collected >= 3 or not self.waiting_allowed, "collected before it was ready"
+            self.events.append(("late", len(configs)))
+            return small_objective(configs)
+        self.collected += 1
+        outcomes = super().collect(configs)
+        return [search.DEFERRED, *outcomes[1:]] if self.collected == 1 else outcomes
+
+    def resume(self, handle, positions):
+        assert handle[0] == "fresh" and positions == [0]
+        return ("late", [handle[1][i] for i in positions])
+
+    def ready(self, handle):
+        return self.collected >= 3
+
+    waiting_allowed = True
+
+
+def test_a_deferred_config_is_told_when_ready_and_later_batches_go_on():
+    objective = DeferringObjective()
+    result = search.tune(small_space(), objective, "random", Budget(trials=16), batch_size=4, seed=0, depth=2)
+    assert result.trials == 16 and len({search.config_key(r["config"]) for r in result.history}) == 16
+    collects = [e for e in objective.events if e[0] in ("collect", "late")]
+    assert collects[:4] == [("collect", 4), ("collect", 4), ("collect", 4), ("late", 1)]  # 2 batches passed it
+    assert [r["trial"] for r in result.history] == list(range(16))
+    first_batch = [search.config_key(c) for c in result.history[:3]]
+    assert search.config_key(result.history[11]["config"]) not in first_batch  # the late one, after batch 3
+
+
+def test_a_deferred_config_is_collected_when_nothing_else_is_in_flight():
+    objective = DeferringObjective()
+    objective.ready = lambda handle: False  # never ready: collected when the queue is empty
+    objective.waiting_allowed = False
+    result = search.tune(small_space(), objective, "random", Budget(trials=4), batch_size=4, seed=0, depth=2)
+    assert result.trials == 4 and objective.events[-1] == ("late", 1)
+
+
 def test_initial_configs_run_first_and_are_not_asked_again():
     space = small_space()
     first = [space.default(), dict(space.default(), block=128)]
