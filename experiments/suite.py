@@ -20,7 +20,7 @@ installed) to ``--out`` after every step.
 
 Time: the estimate per case and step is printed first. The default set (add, softmax, rms_norm,
 layer_norm, matmul, two strategies) takes about 11 minutes on one H200, so it runs in 2 device
-calls: the first stops before a step that would pass ``--max-seconds`` (540); the same command
+calls: the first stops before a step that would pass ``--max-seconds`` (520); the same command
 again with ``--resume`` pointing at the first call's ``suite.json`` runs what is left (results
 merged; a case cut short by the budget is run again). GPU call (after the prelude and the peer
 install of ``experiments/autotune_engine_gpu.py``)::
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="inputs and tuner seeds")
     parser.add_argument("--repeats", type=int, default=30, help="timed repeats per measurement (median)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
-    parser.add_argument("--max-seconds", type=float, default=540.0,
+    parser.add_argument("--max-seconds", type=float, default=520.0,
                         help="start no process whose estimate would end past this (resume later)")
     parser.add_argument("--resume", type=Path, nargs="*", default=None,
                         help="earlier results to merge and skip (default: <out>/suite.json if present)")

@@ -169,7 +169,7 @@ def write_plot(state: dict[str, Any], path: Path) -> str:
     width = 0.8 / len(columns)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(names) + 2), 4.5))
     for i, (key, title) in enumerate(columns):
-        values = [steps[key]["speedup_vs_eager"] if _ok(steps.get(key)) else 0.0 for steps in rows.values()]
+        values = [steps[key]["speedup_vs_eager"] if _ok(steps.get(key)) else math.nan for steps in rows.values()]
         ax.bar([x + (i - (len(columns) - 1) / 2) * width for x in range(len(names))], values, width, label=title)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")

@@ -172,8 +172,7 @@ def side_tuned(case: Case, out_dir: Path) -> dict[str, Any]:
         raise RuntimeError(f"helion was imported from {helion.__file__}, not from {expect}")
     base = case.module.KERNELS[case.kernel_name]
     effort, strategy = os.environ.get("SUITE_EFFORT"), os.environ.get("SUITE_STRATEGY")
-    info: dict[str, Any] = {"helion": str(Path(helion.__file__).parent), "helion_version": getattr(
-        helion, "__version__", None)}
+    info: dict[str, Any] = {"helion": str(Path(helion.__file__).parent), "helion_version": _version(helion)}
     if strategy:  # ours: the gallery kernel's settings, the strategy, a trial log
         log = out_dir / "trials" / f"{case.spec['id']}.{strategy}.jsonl".replace("/", "_")
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -200,6 +199,15 @@ def side_tuned(case: Case, out_dir: Path) -> dict[str, Any]:
     if problem:
         return {"status": "wrong", "error": problem, **info}
     return {"status": "ok", **info, **case.timed(lambda: kernel(*case.args), out)}
+
+
+def _version(helion: Any) -> str | None:
+    """``helion.__version__``, else the version of the dist-info installed beside the package."""
+    version = getattr(helion, "__version__", None)
+    if version:
+        return str(version)
+    infos = sorted(Path(helion.__file__).resolve().parents[1].glob("helion-*.dist-info"))
+    return infos[0].name.removeprefix("helion-").removesuffix(".dist-info") if infos else None
 
 
 def run_side(side: str, specs: Sequence[dict[str, Any]], result_file: Path, out_dir: Path, seed: int,
