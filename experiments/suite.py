@@ -346,14 +346,11 @@ def drive(parser: argparse.ArgumentParser, args: argparse.Namespace, stem: str) 
     pending = 0
     for index, job in enumerate(jobs, 1):
         left = args.max_seconds - (time.perf_counter() - t0)
-        if args.smoke:  # no budget: a smoke run is short
-            limit, cut = CAP_S.get(job.step, 600.0), False
-        elif job.estimate_s > left:
+        if job.estimate_s > left:  # (GPU estimates, also in --smoke)
             pending += 1
             continue
-        else:
-            cap = CAP_S.get(job.step, left)
-            limit, cut = min(cap, left), left < cap
+        cap = CAP_S.get(job.step, left)
+        limit, cut = min(cap, left), left < cap
         results = run_job(job, args, limit, cut_by_budget=cut)
         for case_id, row in results.items():
             state["rows"].setdefault(case_id, {})[job.key] = row

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from experiments import autotune_engine_gpu, suite, suite_report
-from experiments.child_process import run_child
+from experiments.child_process import ChildRun, run_child
 from experiments.kernels import GALLERY
 from experiments.triton_baselines import BASELINES, Baseline, pick_best
 
@@ -62,6 +62,29 @@ def test_a_result_cut_by_the_budget_is_run_again_on_resume(tmp_path):
     (tmp_path / "2.json").write_text(json.dumps(later))
     merged = suite.load_state([tmp_path / "1.json", tmp_path / "2.json"])
     assert len(merged["calls"]) == 2 and merged["rows"]["a@1"]["ours:tpe"]["status"] == "ok"
+
+
+def test_run_job_marks_cases_cut_by_the_budget_for_a_rerun(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run_child(command, env, timeout_s):
+        seen.update(command=command, env=env, timeout_s=timeout_s)
+        return ChildRun(None, "compiling...", 5.0)
+
+    monkeypatch.setattr(suite, "run_child", fake_run_child)
+    args = suite.argparse.Namespace(out=tmp_path, seed=3, repeats=2, warmup=1, smoke=True, peer_path="/peer",
+                                    peer_full_generations=1)
+    cases = suite.select_cases(["add", "softmax"], smoke=True)
+    job = suite.Job("compile", "compile", cases)
+    cut = suite.run_job(job, args, 7.0, cut_by_budget=True)
+    assert seen["timeout_s"] == 7.0 and "--side" in seen["command"] and "compile" in seen["command"]
+    assert seen["env"]["SUITE_SMOKE"] == "1" and seen["env"]["HELION_AUTOTUNE_SEED"] == "3"
+    assert {r["status"] for r in cut.values()} == {"cut"} and set(cut) == {c["id"] for c in cases}
+    peer = suite.run_job(suite.Job("peer_full", "peer:full", cases[:1]), args, 7.0, cut_by_budget=False)
+    assert peer[cases[0]["id"]]["status"] == "error" and "time limit" in peer[cases[0]["id"]]["error"]
+    assert seen["env"]["PYTHONPATH"].startswith("/peer") and seen["env"]["SUITE_EFFORT"] == "full"
+    assert seen["env"]["HELION_AUTOTUNE_MAX_GENERATIONS"] == "1" and seen["env"]["SUITE_EXPECT_HELION"] == "/peer"
+    assert "===== peer:full" in (tmp_path / "sides.log").read_text()
 
 
 def _ok(speedup: float, **extra) -> dict:
@@ -170,3 +193,13 @@ def test_smoke_run_checks_and_times_every_side_and_resumes(tmp_path):
     assert "estimate: 0 processes" in again.stdout and "suite_smoke.json" in again.stdout
     resumed = json.loads((tmp_path / "suite_smoke.json").read_text())
     assert len(resumed["calls"]) == 2 and resumed["rows"]["add@64x64xrow"] == steps
+
+
+def test_a_step_that_does_not_fit_the_budget_is_left_for_the_next_call(tmp_path):
+    command = [sys.executable, "-m", "experiments.suite", "--smoke", "--kernels", "add", "--strategies", "genetic",
+               "--steps", "ours", "--max-seconds", "5", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1 of 1 processes did not fit --max-seconds 5" in done.stdout
+    data = json.loads((tmp_path / "suite_smoke.json").read_text())
+    assert data["rows"] == {"add@64x64xrow": {}}
