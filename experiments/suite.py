@@ -319,8 +319,9 @@ def drive(parser: argparse.ArgumentParser, args: argparse.Namespace, stem: str) 
         steps = [s for s in steps if s not in ("compile", "compile_max")]
         notes.append("torch.compile skipped on CPU in --smoke (minutes per kernel on 2 cores); --smoke-compile runs it")
     if args.smoke:
-        notes.append(f"--smoke: tiny fp32 shapes in Triton's interpreter, our tuner capped at {SMOKE_TRIALS} trials; "
-                     "host-clock times, not performance")
+        args.repeats, args.warmup = min(args.repeats, 3), min(args.warmup, 1)
+        notes.append(f"--smoke: tiny fp32 shapes in Triton's interpreter, our tuner capped at {SMOKE_TRIALS} trials, "
+                     f"{args.repeats} repeats; host-clock times, not performance")
     if not args.peer_path and {"peer_quick", "peer_full"} & set(steps):
         steps = [s for s in steps if not s.startswith("peer_")]
         notes.append("no --peer-path: the peer's columns were not run")
