@@ -168,22 +168,39 @@ def test_autotune_engine_run_side_reports_a_failing_side(tmp_path):
     assert "===== add hit" in (tmp_path / "sides.log").read_text()
 
 
+def test_the_peer_side_builds_the_kernel_at_the_effort_asked_and_checks_where_helion_is(tmp_path, monkeypatch):
+    from experiments import suite_sides
+    monkeypatch.setenv(suite_sides.SMOKE_ENV, "1")
+    monkeypatch.setenv("SUITE_EFFORT", "none")  # the peer's branch, without tuning (the release needs a GPU)
+    monkeypatch.delenv("SUITE_STRATEGY", raising=False)
+    monkeypatch.setenv("SUITE_EXPECT_HELION", str(ROOT))  # our checkout stands in for the release
+    specs = suite.select_cases(["add"], smoke=True)
+    result = tmp_path / "result.json"
+    suite_sides.run_side("tuned", specs, result, tmp_path, seed=0, repeats=2, warmup=1)
+    row = json.loads(result.read_text())["add@64x64xrow"]
+    assert row["status"] == "ok" and row["effort"] == "none" and row["helion"] == str(ROOT / "helion")
+    assert row["speedup_vs_eager"] == pytest.approx(row["eager_ms"] / row["ms"]) and "strategy" not in row
+    monkeypatch.setenv("SUITE_EXPECT_HELION", str(tmp_path))
+    suite_sides.run_side("tuned", specs, result, tmp_path, seed=0, repeats=2, warmup=1)
+    row = json.loads(result.read_text())["add@64x64xrow"]
+    assert row["status"] == "error" and "helion was imported from" in row["error"]
+
+
 def test_smoke_run_checks_and_times_every_side_and_resumes(tmp_path):
     command = [sys.executable, "-m", "experiments.suite", "--smoke", "--kernels", "add", "--strategies", "genetic",
-               "--steps", "triton,ours,peer_quick", "--peer-path", str(ROOT), "--out", str(tmp_path)]
+               "--steps", "triton,ours", "--out", str(tmp_path)]
     done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "matplotlib is not installed" in done.stdout or "suite_smoke.png" in done.stdout
     data = json.loads((tmp_path / "suite_smoke.json").read_text())
     steps = data["rows"]["add@64x64xrow"]
-    assert set(steps) == {"triton", "ours:genetic", "peer:quick"}
+    assert set(steps) == {"triton", "ours:genetic"}
     for key, result in steps.items():
         assert result["status"] == "ok", (key, result)
         assert result["ms"] > 0 and result["speedup_vs_eager"] == pytest.approx(result["eager_ms"] / result["ms"])
         assert 0 < result["frac_copy_bw"] and result["bytes"] == (64 * 64 + 64 + 64 * 64) * 4
     assert steps["ours:genetic"]["trials"] == suite.SMOKE_TRIALS and steps["ours:genetic"]["tune_s"] > 0
     assert Path(steps["ours:genetic"]["trials_log"]).exists()
-    assert steps["peer:quick"]["helion"] == str(ROOT / "helion")  # the stand-in peer: our own checkout
     report = (tmp_path / "suite_smoke.md").read_text()
     assert "| genetic | " in report and "tiny fp32 shapes" in report
 
