@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import time
 import traceback
@@ -174,7 +175,8 @@ def side_tuned(case: Case, out_dir: Path) -> dict[str, Any]:
     effort, strategy = os.environ.get("SUITE_EFFORT"), os.environ.get("SUITE_STRATEGY")
     info: dict[str, Any] = {"helion": str(Path(helion.__file__).parent), "helion_version": _version(helion)}
     if strategy:  # ours: the gallery kernel's settings, the strategy, a trial log
-        log = out_dir / "trials" / f"{case.spec['id']}.{strategy}.jsonl".replace("/", "_")
+        # plain characters only: the GPU tool copies back no file with an odd name
+        log = out_dir / "trials" / re.sub(r"[^A-Za-z0-9._-]", "_", f"{case.spec['id']}.{strategy}.jsonl")
         log.parent.mkdir(parents=True, exist_ok=True)
         log.unlink(missing_ok=True)
         kernel = helion.kernel(base.fn, settings=base.settings, autotune_strategy=strategy, autotune_log=str(log))
