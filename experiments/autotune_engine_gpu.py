@@ -31,12 +31,13 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from experiments.child_process import run_child
 
 CASES = {"softmax": ("softmax", "softmax", (16384, 4096), (12288, 4096)),
          "rms_norm": ("rms_norm", "rms_norm", (16384, 4096), (12288, 4096)),
@@ -219,18 +220,11 @@ def run_side(side: str, case: str, out: Path, env: dict[str, str], timeout_s: fl
                "--out", str(out), "--result", str(result_file)]
     if side in ("serial", "peer"):  # compiles of its own: no binary from our tuning in Triton's cache
         env = {**env, "TRITON_CACHE_DIR": tempfile.mkdtemp(prefix="triton-")}
-    started = time.perf_counter()
-    try:
-        proc = subprocess.run(command, env={**env, "PYTHONPATH": path}, capture_output=True, text=True,
-                              timeout=timeout_s)
-        log = proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired as e:
-        log = (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace") \
-            if isinstance(e.stdout, bytes) else (e.stdout or "") + (e.stderr or "")
-        proc = None
+    child = run_child(command, {**env, "PYTHONPATH": path}, timeout_s)
+    log = child.log
     row = json.loads(result_file.read_text()) if result_file.exists() else \
         {"case": case, "error": log.strip().splitlines()[-1:] if log.strip() else "timeout"}
-    row["process_s"] = time.perf_counter() - started
+    row["process_s"] = child.seconds
     done = PEER_DONE.findall(log)
     if done:
         row["peer_search_s"], row["peer_configs"] = float(done[-1][0]), int(done[-1][1])
