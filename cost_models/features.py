@@ -148,8 +148,13 @@ def workload_vector(fields: Mapping[str, Any], prob: Mapping[str, Any] | None = 
 def derived_vector(config: Mapping[str, Any], prob: Mapping[str, Any]) -> list[float]:
     """The `DERIVED_NAMES` columns of a config on a workload."""
     blocks = block_sizes(config)
-    per_program = float(math.prod(blocks)) if blocks else math.nan
     dims = prob["dims"]
+    per_program = float(math.prod(blocks)) if blocks else math.nan
+    loops = config.get("reduction_loops")
+    if blocks and isinstance(loops, (list, tuple)) and not prob["matmul_like"]:
+        # dims past the blocks are reduced: a whole row per program, or a loop of the given size
+        for dim, loop in zip(dims[len(blocks):], loops):
+            per_program *= float(loop) if _is_number(loop) and loop > 0 else float(dim)
     programs = math.nan
     if blocks and dims:
         programs = float(math.prod(math.ceil(d / max(1, b)) for d, b in zip(dims, blocks)))
