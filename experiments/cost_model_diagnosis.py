@@ -13,8 +13,12 @@ ablations of it and of the new strategy, so each suspected cause can be checked 
 - legacy_random_ties: ties among predictions broken with the RNG instead of a stable argsort;
 - legacy_uniform_explore: the exploration quarter drawn uniformly from the space, not the pool;
 - legacy_neighbors: the pool also holds every one-knob neighbour of the best three;
-- new_no_ei / new_no_classifier / new_log_targets / new_no_explore / new_no_neighbors: the new
-  strategy with one part switched off.
+- new_ei_only / new_mean_only / new_no_pairs / new_no_classifier / new_log_targets /
+  new_no_explore / new_no_neighbors: the new strategy with one part changed or switched off.
+
+`--probe` runs `legacy` instrumented instead and tabulates, per seed, where it ended, the share of
+failed trials, how often the exploit cut fell inside a tie, and how many of its exploit picks were
+mutants of the incumbents (the finding: nearly all).
 
     python -m experiments.cost_model_diagnosis --quick                  # hard landscapes, 10 seeds
     python -m experiments.cost_model_diagnosis --seeds 10 --trials 100  # every space
@@ -65,6 +69,17 @@ class LegacyCostModel(search.Strategy):
         from sklearn.ensemble import ExtraTreesRegressor
 
         self.model = ExtraTreesRegressor(n_estimators=64, random_state=int(self.rng.integers(2**31 - 1)), n_jobs=1)
+        self.probe: list[dict] = []
+        self._random_part = 0
+
+    def _probe_ask(self, pool: list[dict], predicted: np.ndarray, n: int) -> dict:
+        """What one ask looked like: ties at the exploit cut, and how local the pool's best were."""
+        n_exploit = n - int(round(self.options["explore"] * n)) if n > 1 else 1
+        cut = np.sort(predicted)[n_exploit - 1]
+        top = np.argsort(predicted, kind="stable")[:n_exploit]
+        return {"tied_at_cut": int((predicted == cut).sum()) > 1,
+                "exploit_from_mutants": float(np.mean(top >= self._random_part)),
+                "distinct_predictions": len(np.unique(predicted)) / len(predicted)}
 
     def _propose(self, n: int) -> list[dict]:
         if len(self.told) < self.options["initial"] or not any(o.ok for _, o in self.told):
@@ -78,6 +93,7 @@ class LegacyCostModel(search.Strategy):
         if len(pool) <= n:
             return pool
         predicted = np.asarray(self.model.predict(self.space.encode_many(pool)))
+        self.probe.append(self._probe_ask(pool, predicted, n))
         if self.options["random_ties"]:
             order = [int(i) for i in np.lexsort((self.rng.random(len(pool)), predicted))]
         else:
@@ -93,6 +109,7 @@ class LegacyCostModel(search.Strategy):
     def _pool(self, size: int) -> list[dict]:
         keys: set[tuple] = set()
         pool = self._random_unseen(size // 2, keys)
+        self._random_part = len(pool)
         parents = [c for c, _ in self.ranked()[: self.options["parents"]]]
         if self.options["neighbors"]:
             for config in parents[:3]:
@@ -121,7 +138,9 @@ VARIANTS: dict[str, tuple[Any, dict]] = {
     "legacy_random_ties": (LegacyCostModel, {"random_ties": True}),
     "legacy_uniform_explore": (LegacyCostModel, {"uniform_explore": True}),
     "legacy_neighbors": (LegacyCostModel, {"neighbors": True}),
-    "new_no_ei": ("cost_model", {"acquisition": "mean"}),
+    "new_ei_only": ("cost_model", {"acquisition": "ei"}),
+    "new_mean_only": ("cost_model", {"acquisition": "mean"}),
+    "new_no_pairs": ("cost_model", {"pair_features": False}),
     "new_no_classifier": ("cost_model", {"feasibility": False}),
     "new_log_targets": ("cost_model", {"targets": "log"}),
     "new_no_explore": ("cost_model", {"explore": 0.0}),
@@ -129,7 +148,8 @@ VARIANTS: dict[str, tuple[Any, dict]] = {
 }
 MAIN = ["random", "tpe", "genetic", "legacy", "cost_model"]
 ABLATIONS = ["legacy", "legacy_random_ties", "legacy_uniform_explore", "legacy_neighbors", "cost_model",
-             "new_no_ei", "new_no_classifier", "new_log_targets", "new_no_explore", "new_no_neighbors"]
+             "new_ei_only", "new_mean_only", "new_no_pairs", "new_no_classifier", "new_log_targets",
+             "new_no_explore", "new_no_neighbors"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -248,6 +268,34 @@ def table(runs: list[dict], spaces: list[str], variants: list[str], trials: int)
     return "\n".join(lines) + "\n"
 
 
+def probe(problem: Problem, seeds: int, trials: int) -> str:
+    """Runs `legacy` with its instrumentation and says, per seed, where it ended and why."""
+    lines = [f"legacy on {problem.name}, {trials} trials:", "",
+             "| seed | best/opt | failed trials | asks tied at the exploit cut | distinct predictions "
+             "| exploit picks from mutants | best config |", "|---|---|---|---|---|---|---|"]
+    for seed in range(seeds):
+        strategy, objective = LegacyCostModel(problem.space, seed=seed), problem.objective()
+        while len(strategy.told) < trials:
+            configs = strategy.ask(8)
+            strategy.tell(configs, objective(configs))
+        best = strategy.best()
+        failed = sum(not o.ok for _, o in strategy.told) / len(strategy.told)
+        asks = strategy.probe
+        lines.append(f"| {seed} | {best[1] / problem.optimum:.3f} | {failed:.0%} | "
+                     f"{np.mean([a['tied_at_cut'] for a in asks]):.0%} | "
+                     f"{np.mean([a['distinct_predictions'] for a in asks]):.0%} | "
+                     f"{np.mean([a['exploit_from_mutants'] for a in asks]):.0%} | {best[0]} |")
+    return "\n".join(lines) + "\n"
+
+
+def invalid_fraction(problem: Problem) -> float | None:
+    """Share of the recorded configs that failed (replayed spaces only)."""
+    if not isinstance(problem.objective, _Replay):
+        return None
+    records = problem.objective.records
+    return sum(r["status"] != "ok" for r in records) / len(records)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spaces", nargs="*", default=None,
@@ -260,12 +308,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--data", type=Path, default=ROOT / "experiments" / "data")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--probe", action="store_true",
+                        help="instrumented legacy runs instead: failures, ties, where the picks came from")
     parser.add_argument("--output", type=Path, default=None, help="also write the table here")
     args = parser.parse_args(argv)
     spaces = args.spaces or (HARD if args.quick else HARD + SYNTHETIC + TESTKIT + recorded_names(args.data))
     variants = args.strategies or (["random", *ABLATIONS] if args.ablations else MAIN)
     problems = [load_problem(name, args.data) for name in spaces]
     started = time.perf_counter()
+    if args.probe:
+        for problem in problems:
+            share = invalid_fraction(problem)
+            print(probe(problem, args.seeds, args.trials)
+                  + ("" if share is None else f"\n{share:.0%} of the space's configs fail.\n"))
+        return 0
     runs = run(problems, variants, args.seeds, args.trials, args.jobs)
     text = (f"{args.seeds} seeds, {args.trials} trials, batches of 8; cell: median best/optimum / median trials "
             f"to within 2% of the optimum\n\n" + table(runs, spaces, variants, args.trials))

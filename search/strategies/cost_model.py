@@ -1,40 +1,44 @@
 """`CostModelSearch`: screen many candidates with learned models, measure only the promising ones.
 
-Each ask builds a pool of unseen candidates (random samples, mutants of the fastest measured
-configs and every valid one-knob neighbour of the best few) and scores them with two models
-refit on everything told so far (`space.encode` features):
+Each ask builds a pool of unseen candidates (every valid one-knob neighbour of the best
+`neighbors_of` configs, mutants of the best `parents`, random samples) and scores it with two
+ExtraTrees models refit on everything told so far. Features: `space.encode`, plus log2(a*b) and
+log2(a/b) for each pair of power-of-two knobs (tile areas, elements per thread: the quantities
+that cliffs and resource limits depend on).
 
-- a feasibility classifier, P(the config runs), trained on every result, so the failures of a
-  mostly invalid space teach where not to go;
-- a speed regressor trained on the measured configs only, on rank targets (rank / count), so a
-  power-of-two cliff that makes one config 2x slower weighs no more than any other ordering.
+- A feasibility classifier, P(the config runs), trained on every result, so the failures of a
+  mostly invalid space say where not to go.
+- A speed regressor trained on the measured configs only, on rank targets (rank / count), so a
+  cliff that makes a config 2x slower weighs no more than any other step in the ordering.
 
-The score is P(valid) x expected improvement over the best rank, with the mean and spread taken
-over the forest's trees (a model without `estimators_` is scored by its mean prediction alone).
-Each batch is the top scores (ties broken with the strategy's RNG) plus an `explore` fraction of
-uniformly random unseen configs. The first `initial` trials are the default plus random samples,
-so the models start from a spread-out design.
+With `acquisition="mixed"` (the default) the exploit picks of a batch alternate between two
+rankings: P(valid) x expected improvement over the best rank (mean and spread over the forest's
+trees, which explores where the trees disagree) and P(valid) x rank of the predicted mean
+(exploitation); "ei" and "mean" use one of them. Ties are broken with the strategy's RNG. An
+`explore` fraction of each batch is uniformly random unseen configs, and the first `initial`
+trials are the default plus random samples. A `model=` without `estimators_` is scored by its
+mean prediction.
 
-Why the earlier version lost to random search (experiments/cost_model_diagnosis.py): on a
-landscape whose broad plateau slopes away from one narrow basin, its single regressor was pure
-exploitation. It fitted after 8 trials, measured the predicted-best 75% of a pool that was half
-mutants of the fastest configs, and drew its 25% "exploration" from the rest of that same pool, so
-every batch followed the plateau's slope into a decoy corner (1.43x the optimum on most seeds)
-and never sampled the basin that random search hits by chance. Ties between predictions were
-not the cause (the forest's predictions over a pool are almost all distinct), nor was the
-flat failure target (under a quarter of its trials failed, on a space that is 64% invalid).
-Exploration that is really global (uniform samples, expected improvement from the trees'
-spread) and a local pool around the best (its neighbours) fix it; the classifier and rank
-targets help most where failures dominate.
+Why the earlier version lost to random search (run `python -m experiments.cost_model_diagnosis
+--probe` and `--ablations`): it was pure exploitation of the incumbents' neighbourhood. Its
+exploit picks were 93-100% mutants of the fastest configs (its pool was half random, but the
+model never ranked those first), and its "exploration" was drawn from the rest of that same
+pool, so on a landscape whose broad plateau slopes away from one narrow basin (`narrow_basin` in
+experiments/landscapes.py) every batch followed the slope: several seeds ended on the same decoy
+corner at 1.43x the optimum. Ties among predictions were not the cause: predictions over a pool
+were 92-98% distinct and a tie at the exploit cut (8-25% of asks) picked the random half, if
+anything. Flat failure targets did not make it walk into invalid regions (12-29% of its trials
+failed, on spaces where 64-74% of configs fail), but they did flatten the model on the mostly
+invalid space (53% distinct predictions on the seed that stuck at 1.73x).
 
 Prior: `prior=` takes any object with `predict(configs: list[dict]) -> array` (higher means
-predicted faster), or a path to a model file read by `load_prior` (a loader registered with
-`set_prior_loader`, e.g. by the `cost_models` package; `search` does not import it). With a prior
-and nothing measured, the first batch is the prior's top picks from a large pool refined by
-local moves, kept diverse; afterwards the prior's score is an extra model feature and its rank is
-blended into the score with weight `prior_weight * prior_trials / (prior_trials + measured)`.
-
-`model=` replaces the speed regressor with any object with `fit(X, y)` and `predict(X)`.
+predicted faster), or a path to a model file read by `load_prior` (through a loader registered
+with `set_prior_loader`, e.g. by the `cost_models` package; `search` does not import it). With a
+prior and nothing measured, the first batch is the prior's top picks from `prior_pool` random
+configs, each climbed by one-knob moves on the prior's score, kept diverse (two knobs apart).
+Afterwards the prior's score is one more model feature, its top picks join each pool, and its
+rank is blended into every score with weight `prior_weight * prior_trials / (prior_trials +
+measured)`, so the online models take over as measurements arrive.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ import numpy as np
 
 from search.errors import InvalidConfig
 from search.operators import mutate_config
+from search.params import PowerOfTwo
+from search.params_seq import ListOf
 from search.outcomes import Observation
 from search.space import Config, Space, config_key
 from search.strategy import Strategy
@@ -69,18 +75,33 @@ def load_prior(path: str | os.PathLike) -> Any:
     return _PRIOR_LOADER(os.fspath(path))
 
 
-def default_model(random_state: int) -> Any:
-    """The fallback speed regressor: ExtraTrees, 64 trees, leaves of 2, one thread."""
+def log2_columns(space: Space, limit: int = 8) -> list[int]:
+    """Positions in `space.encode` that hold log2 of a power-of-two knob (ListOf elements too),
+    the first `limit` of them."""
+    columns, start = [], 0
+    for param in space.params.values():
+        elements = param.elements if isinstance(param, ListOf) else (param,)
+        offset = start
+        for element in elements:
+            if isinstance(element, PowerOfTwo):
+                columns.append(offset)
+            offset += element.encoded_size
+        start += param.encoded_size
+    return columns[:limit]
+
+
+def default_model(random_state: int, trees: int = 48) -> Any:
+    """The default speed regressor: ExtraTrees, leaves of 2, one thread."""
     from sklearn.ensemble import ExtraTreesRegressor
 
-    return ExtraTreesRegressor(n_estimators=64, min_samples_leaf=2, random_state=random_state, n_jobs=1)
+    return ExtraTreesRegressor(n_estimators=trees, min_samples_leaf=2, random_state=random_state, n_jobs=1)
 
 
-def default_classifier(random_state: int) -> Any:
-    """The feasibility classifier: ExtraTrees, 48 trees, one thread."""
+def default_classifier(random_state: int, trees: int = 48) -> Any:
+    """The feasibility classifier: ExtraTrees, one thread."""
     from sklearn.ensemble import ExtraTreesClassifier
 
-    return ExtraTreesClassifier(n_estimators=48, min_samples_leaf=1, random_state=random_state, n_jobs=1)
+    return ExtraTreesClassifier(n_estimators=trees, min_samples_leaf=1, random_state=random_state, n_jobs=1)
 
 
 def expected_improvement(mean: np.ndarray, spread: np.ndarray, best: float) -> np.ndarray:
@@ -113,8 +134,8 @@ class CostModelSearch(Strategy):
 
     name = "cost_model"
     default_options = {"model": None, "prior": None, "candidates": 256, "explore": 0.25, "initial": 16,
-                       "parents": 8, "neighbors_of": 3, "targets": "rank", "feasibility": True, "acquisition": "ei",
-                       "explore_valid": False,
+                       "parents": 8, "neighbors_of": 3, "targets": "rank", "feasibility": True, "acquisition": "mixed", "trees": 48,
+                       "explore_valid": False, "pair_features": True,
                        "prior_weight": 0.5, "prior_trials": 16, "prior_pool": 2048}
 
     def __init__(self, space: Space, *, seed: int | None = None, **options: Any):
@@ -126,18 +147,20 @@ class CostModelSearch(Strategy):
             raise ValueError(f"cost_model explore={self.options['explore']} must be in [0, 1]")
         if self.options["targets"] not in ("rank", "log"):
             raise ValueError(f"cost_model targets={self.options['targets']!r}; use 'rank' or 'log'")
-        if self.options["acquisition"] not in ("ei", "mean"):
-            raise ValueError(f"cost_model acquisition={self.options['acquisition']!r}; use 'ei' or 'mean'")
+        if self.options["acquisition"] not in ("ei", "mean", "mixed"):
+            raise ValueError(f"cost_model acquisition={self.options['acquisition']!r}; use 'ei', 'mean' or 'mixed'")
         prior = self.options["prior"]
         if isinstance(prior, (str, os.PathLike)):
             prior = load_prior(prior)
         if prior is not None and not callable(getattr(prior, "predict", None)):
             raise TypeError(f"cost_model prior= needs a predict(configs) method or a model path, got {prior!r}")
         self.prior = prior
-        self.model = model if model is not None else default_model(int(self.rng.integers(2**31 - 1)))
-        self.classifier = default_classifier(int(self.rng.integers(2**31 - 1)))
+        self.model = model if model is not None else default_model(int(self.rng.integers(2**31 - 1)),
+                                                                      self.options["trees"])
+        self.classifier = default_classifier(int(self.rng.integers(2**31 - 1)), self.options["trees"])
         self._fitted_on = -1
         self._classifier_fitted = False
+        self._log_columns = log2_columns(space) if self.options["pair_features"] else []
 
     # -- proposing -------------------------------------------------------------------------------
 
@@ -151,9 +174,21 @@ class CostModelSearch(Strategy):
         n_random = int(round(self.options["explore"] * n)) if n > 1 else 0
         keys: set[tuple] = set()
         pool = self._pool(max(self.options["candidates"], 2 * n), keys)
-        scores = self._scores(pool)
-        chosen = [pool[i] for i in self._top(scores, n - n_random)]
+        chosen = self._pick(pool, self._scores(pool), n - n_random)
         return chosen + self._explorers(n - len(chosen), {config_key(c) for c in chosen})
+
+    def _pick(self, pool: list[Config], scores: list[np.ndarray], k: int) -> list[Config]:
+        """k configs taken in turn from the top of each score's ranking."""
+        rankings = [self._top(s, len(pool)) for s in scores]
+        chosen: list[int] = []
+        taken: set[int] = set()
+        while len(chosen) < min(k, len(pool)):
+            for ranking in rankings:
+                index = next((i for i in ranking if i not in taken), None)
+                if index is not None and len(chosen) < k:
+                    chosen.append(index)
+                    taken.add(index)
+        return [pool[i] for i in chosen]
 
     def _explorers(self, k: int, keys: set[tuple]) -> list[Config]:
         """k random unseen configs, drawn from the likelier-valid half of 4k random samples when
@@ -184,7 +219,13 @@ class CostModelSearch(Strategy):
     # -- models ----------------------------------------------------------------------------------
 
     def _features(self, configs: Sequence[Config]) -> np.ndarray:
+        """`space.encode`, then log2(a * b) and log2(a / b) for each pair of power-of-two knobs
+        (tile areas, elements per thread: where the cliffs and limits are), then the prior."""
         X = self.space.encode_many(configs)
+        if len(self._log_columns) > 1:
+            logs = X[:, self._log_columns]
+            i, j = np.triu_indices(len(self._log_columns), k=1)
+            X = np.column_stack([X, logs[:, i] + logs[:, j], logs[:, i] - logs[:, j]])
         if self.prior is not None:
             X = np.column_stack([X, self._prior_scores(configs)])
         return X
@@ -219,25 +260,28 @@ class CostModelSearch(Strategy):
             return rank_targets(times)
         return np.log(np.asarray(times))
 
-    def _scores(self, pool: list[Config]) -> np.ndarray:
-        """Higher is better: P(valid) x expected improvement, blended with the prior's rank."""
+    def _scores(self, pool: list[Config]) -> list[np.ndarray]:
+        """One score vector (higher is better) per acquisition: P(valid) x expected improvement
+        and/or P(valid) x rank of the predicted mean, each blended with the prior's rank."""
         X = self._features(pool)
-        trees = getattr(self.model, "estimators_", None) if self.options["acquisition"] == "ei" else None
+        trees = getattr(self.model, "estimators_", None)
         if trees:
             per_tree = np.stack([tree.predict(X) for tree in trees])
             mean, spread = per_tree.mean(axis=0), per_tree.std(axis=0)
-            best = float(np.min(self._targets([o for _, o in self.told if o.ok])))
-            score = expected_improvement(mean, spread, best)
         else:
-            score = -np.asarray(self.model.predict(X), dtype=float)
-        if self._classifier_fitted:
-            p_valid = self._p_valid(X)
-            score = _scaled_ranks(score) * p_valid if not trees else score * p_valid
+            mean, spread = np.asarray(self.model.predict(X), dtype=float), None
+        p_valid = self._p_valid(X) if self._classifier_fitted else np.ones(len(pool))
+        scores = []
+        if spread is not None and self.options["acquisition"] in ("ei", "mixed"):
+            best = float(np.min(self._targets([o for _, o in self.told if o.ok])))
+            scores.append(expected_improvement(mean, spread, best) * p_valid)
+        if not scores or self.options["acquisition"] in ("mean", "mixed"):
+            scores.append(_scaled_ranks(-mean) * p_valid)
         if self.prior is not None:
             measured = sum(o.ok for _, o in self.told)
             weight = self.options["prior_weight"] * self.options["prior_trials"] / (self.options["prior_trials"] + measured)
-            score = (1 - weight) * _scaled_ranks(score) + weight * _scaled_ranks(X[:, -1])
-        return score
+            scores = [(1 - weight) * _scaled_ranks(s) + weight * _scaled_ranks(X[:, -1]) for s in scores]
+        return scores
 
     # -- candidate pools ---------------------------------------------------------------------------
 
