@@ -227,6 +227,118 @@ def _edge_of_feasibility() -> Model:
                  description="attention: optimum on the border of shared-memory and spill failures")
 
 
+# ----------------------------------------------------------------------------------------------
+# Hard landscapes (HARD_LANDSCAPES): mostly invalid spaces with cliffs and one narrow basin. They
+# sit outside LANDSCAPES because their invalid fraction is far above that set's 70% ceiling.
+
+SPLIT_K_SHAPE = (2048, 2048, 8192)  # M, N, K of the split-K GEMM
+#: The centre of the good basin: block_m, block_n, block_k (log2), warps (log2), stages, split_k (log2)
+NARROW_CENTRE = (7, 8, 6, 3, 4, 1)
+
+
+def _split_k_outcome(c: dict) -> ModelOutcome:
+    """A split-K GEMM: most tiles overflow shared memory or registers, or leave threads idle; the
+    fast configs form one narrow basin on a plateau that slopes the wrong way."""
+    bm, bn, bk, warps, stages, split = (c["block_m"], c["block_n"], c["block_k"], c["num_warps"],
+                                        c["num_stages"], c["split_k"])
+    m, n, k = SPLIT_K_SHAPE
+    if (bm + bn) * bk * 2 * stages > SHARED_MEMORY:
+        return "compile_error"
+    accumulators = bm * bn / (32 * warps)
+    if accumulators > 256:
+        return "compile_error"  # register allocation gives up
+    if accumulators < 16:
+        return "compile_error"  # fewer than 16 outputs per thread: no MMA layout for this tile
+    if warps > 16 or bm * bn > 65536:
+        return "compile_error"  # over the thread or register-file limit of a block
+    if k // split < bk * stages:
+        return "runtime_error"  # the pipeline is deeper than the K loop of one split
+    spills = 1.0 if accumulators <= 128 else 1.9  # power-of-two cliff: twice the registers spill
+    programs = math.ceil(m / bm) * math.ceil(n / bn) * split
+    blocks_per_sm = max(1, min(SHARED_MEMORY // ((bm + bn) * bk * 2 * stages), 32 // max(warps, 1), 2))
+    waves = _wave_quantization(programs, SMS * blocks_per_sm)
+    reduce = 1.0 + 0.04 * (split - 1)  # the split partial sums are added in a second pass
+    # A plateau that improves towards big K blocks and few warps (away from the basin)...
+    plateau = 1.6 + 0.08 * (8 - math.log2(bk)) + 0.06 * math.log2(warps)
+    # ... and one narrow basin: within about one power-of-two step of its centre on every knob.
+    point = (math.log2(bm), math.log2(bn), math.log2(bk), math.log2(warps), stages, math.log2(split))
+    distance2 = sum((a - b) ** 2 for a, b in zip(point, NARROW_CENTRE))
+    basin = 1.0 - 0.45 * math.exp(-distance2 / 6.0)
+    ideal_ms = 2 * m * n * k / 750e12 * 1e3
+    time_ms = ideal_ms * plateau * basin * spills * waves * reduce
+    return "timeout" if time_ms > 12 * ideal_ms else time_ms
+
+
+def _split_k_compile_s(c: dict) -> float:
+    tile = c["block_m"] * c["block_n"] + (c["block_m"] + c["block_n"]) * c["block_k"]
+    return 0.4 + 0.08 * c["num_stages"] + 0.5 * tile / 32768
+
+
+def _narrow_basin() -> Model:
+    space = search.Space({
+        "block_m": search.PowerOfTwo(16, 512, default=64),
+        "block_n": search.PowerOfTwo(16, 512, default=64),
+        "block_k": search.PowerOfTwo(16, 256, default=32),
+        "num_warps": search.PowerOfTwo(1, 32, default=4),
+        "num_stages": search.Integer(1, 6, default=2),
+        "split_k": search.PowerOfTwo(1, 8, default=1),
+    })
+    return Model(space, _split_k_outcome, _split_k_compile_s, noise=0.02,
+                 description="split-K GEMM: mostly invalid, register-spill cliff, one narrow basin on a "
+                             "plateau sloping away from it")
+
+
+def _masked_rows_outcome(c: dict) -> ModelOutcome:
+    """A fused layer norm + activation: 90% of configs fail (too many elements per program, a block
+    that does not cover the row for the one-pass variant, warps that outnumber the rows' lanes),
+    and the fast configs sit at the border of the failing region."""
+    block, rows, warps, one_pass, vector = (c["block_n"], c["rows_per_program"], c["num_warps"], c["one_pass"],
+                                            c["vector_width"])
+    row = 2048
+    elements = block * rows
+    if elements > 16384 or elements * vector > 65536:
+        return "compile_error"
+    if one_pass and block < row:
+        return "inaccurate"
+    if 32 * warps * vector > elements or 32 * warps * vector * 64 < elements:
+        return "compile_error"  # more lanes than elements, or more than 64 vectors per lane
+    if c["eviction"] == "last" and elements > 4096:
+        return "runtime_error"  # keeping big blocks in L2 thrashes it: the kernel faults
+    if vector > 1 and block % (32 * vector):
+        return "compile_error"
+    ideal_ms = 2 * 8192 * row * 4 / 3.0e12 * 1e3
+    passes = 1.0 if one_pass else 1.55
+    per_thread = elements / (32 * warps * vector)
+    latency = 1.0 + 0.6 / per_thread + 0.02 * per_thread  # too little work hides nothing, too much spills
+    vectorised = {1: 1.35, 2: 1.12, 4: 1.0, 8: 1.06}[vector]
+    cliff = 1.8 if per_thread > 32 else 1.0  # register cliff one power of two past the sweet spot
+    time_ms = ideal_ms * passes * latency * vectorised * cliff * (1.0 + 0.03 * abs(math.log2(rows) - 2))
+    return "timeout" if time_ms > 10 * ideal_ms else time_ms
+
+
+def _masked_rows_compile_s(c: dict) -> float:
+    return 0.3 + 0.05 * math.log2(c["block_n"] * c["rows_per_program"])
+
+
+def _mostly_invalid() -> Model:
+    space = search.Space({
+        "block_n": search.PowerOfTwo(64, 8192, default=1024),
+        "rows_per_program": search.PowerOfTwo(1, 64, default=1),
+        "num_warps": search.PowerOfTwo(1, 32, default=4),
+        "one_pass": search.Boolean(default=False),
+        "vector_width": search.PowerOfTwo(1, 8, default=1),
+        "eviction": search.Enum(["", "first", "last"], default=""),
+    })
+    return Model(space, _masked_rows_outcome, _masked_rows_compile_s, noise=0.015,
+                 description="layer norm: about 90% of configs fail; the optimum borders the failures")
+
+
+HARD_LANDSCAPES: dict[str, Callable[[], Model]] = {
+    "narrow_basin": _narrow_basin,
+    "mostly_invalid": _mostly_invalid,
+}
+
+
 LANDSCAPES: dict[str, Callable[[], Model]] = {
     "tile_cliffs": _tile_cliffs,
     "reduction_basins": _reduction_basins,
@@ -240,9 +352,10 @@ LANDSCAPES: dict[str, Callable[[], Model]] = {
 
 def make_landscape(name: str, seed: int = 0) -> Landscape:
     """The landscape `name` with the measurement noise of `seed` (same name and seed, same records)."""
-    if name not in LANDSCAPES:
-        raise KeyError(f"unknown landscape {name!r}; choose one of {sorted(LANDSCAPES)}")
-    model = LANDSCAPES[name]()
+    known = {**LANDSCAPES, **HARD_LANDSCAPES}
+    if name not in known:
+        raise KeyError(f"unknown landscape {name!r}; choose one of {sorted(known)}")
+    model = known[name]()
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     fingerprint = model.space.fingerprint()
     base = {"kernel": f"synthetic/{name}", "key": {"landscape": name, "seed": seed}, "device": "synthetic",
@@ -303,7 +416,8 @@ def describe(landscape: Landscape) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Summarize (and optionally write) the synthetic landscapes.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--names", nargs="*", default=sorted(LANDSCAPES), choices=sorted(LANDSCAPES))
+    parser.add_argument("--names", nargs="*", default=sorted(LANDSCAPES),
+                        choices=sorted({**LANDSCAPES, **HARD_LANDSCAPES}))
     parser.add_argument("--write", type=Path, default=None, help="folder for <name>.jsonl and space JSON")
     args = parser.parse_args(argv)
     print("| landscape | configs | ok | failures | optimum ms | median/opt | within 2% | within 10% | optimum |")

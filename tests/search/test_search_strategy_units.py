@@ -151,16 +151,29 @@ class RecordingModel:
         return np.asarray(X)[:, 0]
 
 
-def test_cost_model_fits_log_times_with_a_failure_penalty_and_exploits_predictions():
+def test_cost_model_fits_rank_targets_on_measured_configs_and_exploits_predictions():
     model = RecordingModel()
-    strategy = CostModelSearch(small_space(), seed=0, model=model, initial=4, explore=0.0, failure_penalty=1.0)
+    strategy = CostModelSearch(small_space(), seed=0, model=model, initial=4, explore=0.0)
     first = strategy.ask(4)
-    strategy.tell(first, [1.0, 2.0, 4.0, Failure("timeout")])
+    strategy.tell(first, [1.0, 4.0, 2.0, Failure("timeout")])
     batch = strategy.ask(4)
     X, y = model.fits[-1]
-    assert X.shape == (4, small_space().encoded_size)
-    assert y.tolist() == pytest.approx([0.0, np.log(2.0), np.log(4.0), np.log(4.0) + 1.0])
+    size = small_space().encoded_size
+    assert X.shape == (3, size + 2)  # the failure trains the classifier, not the model
+    assert X[:, :size].tolist() == small_space().encode_many([c for c in first[:3]]).tolist()
+    assert X[:, size].tolist() == [c["block"].bit_length() + c["warps"].bit_length() - 2 for c in first[:3]]
+    assert y.tolist() == pytest.approx([0.0, 1.0, 0.5])
+    assert strategy._classifier_fitted
     assert all(c["block"] == 16 for c in batch)  # the model says small blocks are fastest
+
+
+def test_cost_model_log_targets_option():
+    model = RecordingModel()
+    strategy = CostModelSearch(small_space(), seed=0, model=model, initial=2, targets="log")
+    first = strategy.ask(2)
+    strategy.tell(first, [1.0, 2.0])
+    strategy.ask(2)
+    assert model.fits[-1][1].tolist() == pytest.approx([0.0, np.log(2.0)])
 
 
 def test_cost_model_rejects_models_without_fit_and_predict():
