@@ -253,7 +253,30 @@ class KernelCodegen(CombineCodegen):
             return "flat_mask" if self.flat_maskable() and any(d.block is not None for d in dims) else None
         parts = [self.expand(f"mask_{d.block}", [i], len(dims)) for i, d in enumerate(dims)
                  if d.block is not None and self.maskable(d.block)]
+        parts += self.jagged_masks(dims)
         return " & ".join(parts) if parts else None
+
+    def jagged_masks(self, dims: tuple[Dim, ...], only: int | None = None) -> list[str]:
+        """Per-lane bounds of ``hl.jagged_tile`` blocks in ``dims`` (``only``: of that block):
+        ``indices_k < ends`` over the (parent, child) positions."""
+        blocks = [d.block for d in dims]
+        parts = []
+        for i, b in enumerate(blocks):
+            if b is None or (only is not None and b != only) or b not in self.active:
+                continue
+            jagged = self.fn.block(b).jagged
+            if jagged is None:
+                continue
+            parent, ends = jagged
+            if parent not in blocks:
+                raise exc.UnsupportedOperation(
+                    f"a tile of hl.jagged_tile (line {ends.lineno}) must be indexed together with its "
+                    "parent tile (e.g. x[tile_b, tile_k] or an index built from both), so each lane "
+                    "knows its end")
+            rank = len(dims)
+            parts.append(f"({self.expand(f'indices_{b}', [i], rank)} < "
+                         f"{self.expand(self.ref(ends), [blocks.index(parent)], rank)})")
+        return parts
 
     def cast_text(self, expr: str, source: torch.dtype, target: torch.dtype, scalar: bool = False) -> str:
         if source == target:
@@ -639,7 +662,8 @@ class KernelCodegen(CombineCodegen):
         kind, axis, block = node.attrs["kind"], node.attrs["axis"], node.attrs["block"]
         value = self.cast_text(self.ref(source), source.dtype, node.attrs["compute"])
         if block is not None and block in self.active and self.maskable(block):
-            mask = self.expand(f"mask_{block}", [axis], source.rank)
+            mask = " & ".join([self.expand(f"mask_{block}", [axis], source.rank)]
+                              + self.jagged_masks(source.dims, only=block))
             value = f"tl.where({mask}, {value}, {self.neutral(kind, node.attrs['compute'])})"
         keep = ", keep_dims=True" if node.attrs["keepdim"] else ""
         expr = f"{_REDUCE_FN[kind]}({value}, {axis}{keep})"

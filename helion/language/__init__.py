@@ -36,6 +36,20 @@ def tile(begin_or_end: Any, end_or_none: Any = None, /, block_size: Any = None) 
     return require("tile").tile(begin_or_end, end_or_none, block_size)
 
 
+def jagged_tile(parent: Any) -> Any:
+    """Iterate over a ragged inner dimension: ``parent`` is a 1-D device tensor over an enclosing
+    tile holding each lane's end. The loop runs to ``parent.amax()`` and every load, store and
+    reduction that indexes the child tile together with the parent tile is masked to
+    ``tile.index < parent`` per lane, as if each lane had its own ``hl.tile(parent[i])``::
+
+        for tile_b in hl.tile(b):
+            lengths = ends[tile_b] - starts[tile_b]
+            for tile_k in hl.jagged_tile(lengths):
+                acc = acc + x[starts[:, None] + tile_k.index[None, :]].sum(dim=1)
+    """
+    return require("jagged_tile").jagged_tile(parent)
+
+
 def grid(begin_or_end: Any, end_or_none: Any = None, /) -> Any:
     """Iterate over single indices (scalars) of ``range(begin, end)``; lists give tuples."""
     return require("grid").grid(begin_or_end, end_or_none)
@@ -177,6 +191,6 @@ def specialize(value: Any) -> Any:
 
 __all__ = [
     "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "constexpr", "cumprod", "cumsum", "dot",
-    "full", "grid", "load", "rand", "randint", "reduce", "register_block_size", "register_tunable", "specialize",
+    "full", "grid", "jagged_tile", "load", "rand", "randint", "reduce", "register_block_size", "register_tunable", "specialize",
     "static_range", "store", "tile", "zeros",
 ]

@@ -198,6 +198,11 @@ class ReferenceExecutor:
         raise exc.UnsupportedOperation("hl.rand/hl.randint are not available in reference mode (Triton's "
                                        "Philox stream has no eager twin here); run the compiled kernel")
 
+    def jagged_tile(self, parent: Any) -> Any:
+        from .. import exc
+        raise exc.UnsupportedOperation("hl.jagged_tile is not available in reference mode (its per-lane "
+                                       "masks have no eager twin here); run the compiled kernel")
+
 
 def _combine(fn: Any, left: tuple, right: tuple, tupled: bool) -> tuple:
     if not tupled:

@@ -1,0 +1,123 @@
+"""Constructs the public Helion examples use (issue #11, compatibility): ``hl.jagged_tile``,
+arithmetic on ``hl.register_block_size`` values and the like. Each kernel here is our own, checked
+against PyTorch on random inputs under its default config and a few random configs of its space;
+unsupported spellings must fail with a ``helion.exc`` error naming the construct."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+import helion
+import helion.language as hl
+from helion import exc
+
+TOL = {"rtol": 1e-4, "atol": 1e-4}
+
+
+@pytest.fixture(autouse=True)
+def _seed(request):
+    torch.manual_seed(zlib.crc32(request.node.nodeid.encode()))
+
+
+def check(kernel, args: tuple, expected, count: int = 2, **tolerance) -> None:
+    """``kernel(*args)`` equals ``expected`` under the default and ``count`` random configs."""
+    bound = kernel.bind(args)
+    rng = np.random.default_rng(0)
+    for config in [bound.config_space.default()] + [bound.config_space.sample(rng) for _ in range(count)]:
+        actual = bound.compile_config(config)(*args)
+        torch.testing.assert_close(actual, expected, **(tolerance or TOL), msg=lambda m: f"{config}: {m}")
+
+
+def ragged(rows: int, longest: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed rows of random lengths in [0, longest] (some empty) and their offsets."""
+    lengths = torch.randint(0, longest + 1, (rows,))
+    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)])
+    return torch.randn(int(offsets[-1]), width), offsets
+
+
+# --- hl.jagged_tile --------------------------------------------------------------------------------
+
+
+@helion.kernel(use_default_config=True)
+def ragged_row_stats(values: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    rows, width = offsets.size(0) - 1, values.size(1)
+    totals = torch.zeros([rows, width], dtype=values.dtype, device=values.device)
+    peaks = torch.zeros([rows, width], dtype=values.dtype, device=values.device)
+    for tile_r in hl.tile(rows):
+        first = offsets[tile_r]
+        count = offsets[tile_r.index + 1] - first
+        for tile_w in hl.tile(width):
+            total = hl.zeros([tile_r, tile_w], dtype=torch.float32)
+            peak = hl.full([tile_r, tile_w], -1e30, dtype=torch.float32)
+            for tile_j in hl.jagged_tile(count):
+                piece = values[first[:, None] + tile_j.index[None, :], tile_w]
+                total = total + piece.sum(dim=1)
+                peak = torch.maximum(peak, piece.amax(dim=1))
+            totals[tile_r, tile_w] = total
+            peaks[tile_r, tile_w] = peak
+    return totals, peaks
+
+
+def _ragged_stats_reference(values, offsets):
+    pieces = [values[offsets[i]:offsets[i + 1]] for i in range(offsets.numel() - 1)]
+    totals = torch.stack([p.sum(0) for p in pieces])
+    peaks = torch.stack([p.amax(0) if len(p) else torch.full_like(values[0], -1e30) for p in pieces])
+    return totals, peaks
+
+
+@pytest.mark.parametrize("rows,longest,width", [(5, 7, 6), (19, 12, 3)])
+def test_jagged_tile_masks_each_lane_to_its_own_length(rows, longest, width):
+    values, offsets = ragged(rows, longest, width)
+    values = values - 3.0  # all negative: an unmasked zero would win the max
+    check(ragged_row_stats, (values, offsets), _ragged_stats_reference(values, offsets))
+
+
+@helion.kernel(use_default_config=True)
+def ragged_scale_rows(values: torch.Tensor, offsets: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    out = torch.full_like(values, 7.0)
+    flat_in, flat_out = values.view(-1), out.view(-1)
+    width = values.size(1)
+    for tile_r in hl.tile(offsets.size(0) - 1):
+        first = offsets[tile_r]
+        count = offsets[tile_r.index + 1] - first
+        for tile_j in hl.jagged_tile(count * width):  # elements of each row, flattened
+            where = first[:, None] * width + tile_j.index[None, :]
+            hl.store(flat_out, [where], hl.load(flat_in, [where]) * scale[tile_r][:, None])
+    return out
+
+
+def test_jagged_tile_store_writes_only_inside_each_lane():
+    values, offsets = ragged(9, 6, 4)
+    scale = torch.randn(9)
+    row_of = torch.repeat_interleave(torch.arange(9), offsets.diff())
+    check(ragged_scale_rows, (values, offsets, scale), values * scale[row_of][:, None])
+
+
+@helion.kernel(use_default_config=True)
+def ragged_without_parent(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros_like(values)
+    for tile_r in hl.tile(lengths.size(0)):
+        count = lengths[tile_r]
+        for tile_j in hl.jagged_tile(count):
+            out[tile_j] = values[tile_j]
+    return out
+
+
+@helion.kernel(use_default_config=True)
+def ragged_of_a_scalar(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros_like(values)
+    for tile_r in hl.tile(lengths.size(0)):
+        for tile_j in hl.jagged_tile(lengths[0]):
+            out[tile_j] = values[tile_j]
+    return out
+
+
+def test_jagged_tile_misuse_is_a_clear_error():
+    values, lengths = torch.randn(8), torch.randint(0, 8, (8,))
+    with pytest.raises(exc.UnsupportedOperation, match="parent tile"):
+        ragged_without_parent(values, lengths)
+    with pytest.raises(exc.UnsupportedOperation, match="hl.jagged_tile takes a 1-D"):
+        ragged_of_a_scalar(values, lengths)
