@@ -121,3 +121,62 @@ def test_jagged_tile_misuse_is_a_clear_error():
         ragged_without_parent(values, lengths)
     with pytest.raises(exc.UnsupportedOperation, match="hl.jagged_tile takes a 1-D"):
         ragged_of_a_scalar(values, lengths)
+
+
+# --- hl.register_block_size read as a number -------------------------------------------------------
+
+
+@helion.kernel(use_default_config=True, ignore_warnings=[exc.TensorOperationInWrapper])
+def column_sums_by_chunk(x: torch.Tensor) -> torch.Tensor:
+    rows, cols = x.shape
+    chunk = hl.register_block_size(rows)
+    partial = x.new_empty([(rows + chunk - 1) // chunk, cols])  # one row of partial sums per chunk
+    for tile_c in hl.tile(rows, block_size=chunk):
+        acc = hl.zeros([cols], dtype=torch.float32)
+        for tile_r in hl.tile(tile_c.begin, tile_c.end):
+            acc = acc + x[tile_r, :].sum(0)
+        partial[tile_c.id, :] = acc
+    return partial
+
+
+def _chunked_reference(x: torch.Tensor, chunk: int) -> torch.Tensor:
+    return torch.stack([piece.sum(0) for piece in x.split(chunk)])
+
+
+@pytest.mark.parametrize("rows", [37, 64])
+def test_register_block_size_sizes_a_host_buffer(rows):
+    x = torch.randn(rows, 5)
+    bound = column_sums_by_chunk.bind((x,))
+    rng = np.random.default_rng(1)
+    seen = set()
+    for config in [bound.config_space.default()] + [bound.config_space.sample(rng) for _ in range(4)]:
+        chunk = config["block_sizes"][0]
+        seen.add(chunk)
+        torch.testing.assert_close(bound.compile_config(config)(x), _chunked_reference(x, chunk), **TOL)
+    assert len(seen) > 1  # the buffer's shape follows each config's block size
+
+
+@helion.kernel(use_default_config=True)
+def scale_by_block(x: torch.Tensor) -> torch.Tensor:
+    n = x.size(0)
+    block = hl.register_block_size(n)
+    out = torch.empty_like(x)
+    for tile in hl.tile(n, block_size=block):
+        out[tile] = x[tile] * (block * 2 + 1) + tile.begin // block
+    return out
+
+
+def test_register_block_size_arithmetic_in_device_code():
+    x = torch.randn(50)
+    bound = scale_by_block.bind((x,))
+    rng = np.random.default_rng(2)
+    for config in [bound.config_space.default()] + [bound.config_space.sample(rng) for _ in range(3)]:
+        b = config["block_sizes"][0]
+        expected = x * (2 * b + 1) + (torch.arange(50) // b).float()
+        torch.testing.assert_close(bound.compile_config(config)(x), expected, **TOL)
+
+
+def test_register_block_size_value_outside_a_kernel_is_a_clear_error():
+    handle = hl.RegisteredBlockSize(None, 1, 64)
+    with pytest.raises(exc.UnsupportedOperation, match="register_block_size"):
+        int(handle) + 1

@@ -112,6 +112,8 @@ class OpLowering:
             if not symbols.is_symbolic(value):
                 return symbols.hint(value)
             return self.emit("sym", (), torch.int32, (), "size", value=value)
+        if isinstance(value, hl.RegisteredBlockSize) and value.block_id is not None:
+            return self.emit("block_size", (), torch.int32, (), "block_size", block=value.block_id)
         return value
 
     def value(self, node: Node) -> DeviceValue:

@@ -22,13 +22,56 @@ class constexpr:  # noqa: N801 (public Helion spelling)
 
 
 class RegisteredBlockSize:
-    """Host-side handle returned by :func:`register_block_size`; a tunable block size."""
+    """Host-side handle returned by :func:`register_block_size`; a tunable block size.
 
-    def __init__(self, block_id: int | None, low: int, high: int):
+    Used as ``block_size=`` or a dim of ``hl.zeros`` it stays symbolic. Read as a number
+    (arithmetic, ``int()``, a shape or ``range`` bound) it is the running config's block size:
+    the kernel is then traced once per value of it (as for ``hl.register_tunable``)."""
+
+    def __init__(self, block_id: int | None, low: int, high: int, value: int | None = None,
+                 on_read: Any = None):
         self.block_id, self.low, self.high = block_id, low, high
+        self._value, self._on_read = value, on_read
 
     def __repr__(self) -> str:
         return f"RegisteredBlockSize(id={self.block_id}, {self.low}..{self.high})"
+
+    def __int__(self) -> int:
+        if self._value is None:
+            from .. import exc
+            raise exc.UnsupportedOperation("the value of an hl.register_block_size block size is only "
+                                           "known inside a @helion.kernel call")
+        if self._on_read is not None:
+            self._on_read(self.block_id)
+        return self._value
+
+    __index__ = __int__
+
+    def __float__(self) -> float:
+        return float(int(self))
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def _block_size_arithmetic(name: str) -> None:
+    def forward(self: RegisteredBlockSize, other: Any) -> Any:
+        other = int(other) if isinstance(other, RegisteredBlockSize) else other
+        return getattr(int(self), name)(other)
+    setattr(RegisteredBlockSize, name, forward)
+
+
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__floordiv__",
+              "__rfloordiv__", "__truediv__", "__rtruediv__", "__mod__", "__rmod__", "__pow__", "__rpow__",
+              "__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__lshift__",
+              "__rshift__", "__rlshift__", "__rrshift__", "__and__", "__rand__", "__or__", "__ror__"):
+    if _name == "__neg__":
+        setattr(RegisteredBlockSize, _name, lambda self: -int(self))
+    else:
+        _block_size_arithmetic(_name)
 
 
 def tile(begin_or_end: Any, end_or_none: Any = None, /, block_size: Any = None) -> Any:
@@ -154,8 +197,11 @@ def register_block_size(min_or_max: int, max_or_none: int | None = None, /) -> R
     if executor is not None and hasattr(executor, "register_block_size"):  # reference mode
         return executor.register_block_size(int(low), int(high))
     tracer = host_tracer()
-    block_id = tracer.register_block_size(low, high) if tracer is not None else None
-    return RegisteredBlockSize(block_id, int(low), int(high))
+    if tracer is not None:
+        block_id, value = tracer.register_block_size(low, high)
+        return RegisteredBlockSize(block_id, int(low), int(high), value, tracer.read_block_size)
+    from ._dispatch import next_block_size
+    return RegisteredBlockSize(None, int(low), int(high), next_block_size())
 
 
 def register_tunable(name: str, fragment: Any) -> Any:
