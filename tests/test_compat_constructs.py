@@ -180,3 +180,50 @@ def test_register_block_size_value_outside_a_kernel_is_a_clear_error():
     handle = hl.RegisteredBlockSize(None, 1, 64)
     with pytest.raises(exc.UnsupportedOperation, match="register_block_size"):
         int(handle) + 1
+
+
+# --- fp8 dtypes in device code ---------------------------------------------------------------------
+
+
+@helion.kernel(use_default_config=True)
+def quantize_fp8(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    out = torch.empty(x.shape, dtype=torch.float8_e4m3fn, device=x.device)
+    for tile in hl.tile(x.size(0)):
+        out[tile] = (x[tile] * scale[tile]).to(torch.float8_e4m3fn)
+    return out
+
+
+@helion.kernel(use_default_config=True)
+def fp8_product(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
+    out = torch.empty([a.size(0), b.size(1)], dtype=torch.float32, device=a.device)
+    for tile_m, tile_n in hl.tile([a.size(0), b.size(1)]):
+        acc = hl.zeros([tile_m, tile_n], dtype=torch.float32)
+        for tile_k in hl.tile(a.size(1)):
+            acc = hl.dot(a[tile_m, tile_k], b[tile_k, tile_n], acc=acc)
+        out[tile_m, tile_n] = acc * scale
+    return out
+
+
+def test_fp8_cast_and_dot_in_device_code():
+    # values fp8 holds exactly (Triton's interpreter rounds some casts wrongly, e.g. 0.49 -> 0.25)
+    x = torch.randn(100).to(torch.float8_e4m3fn).float()
+    scale = 2.0 ** torch.randint(-1, 2, (100,)).float()
+    expected = (x * scale).to(torch.float8_e4m3fn).float()
+    bound = quantize_fp8.bind((x, scale))
+    torch.testing.assert_close(bound.compile_config(bound.config_space.default())(x, scale).float(), expected)
+    a = torch.randn(32, 48).to(torch.float8_e4m3fn)
+    b = torch.randn(48, 16).to(torch.float8_e5m2)
+    check(fp8_product, (a, b, 0.5), (a.float() @ b.float()) * 0.5, count=1)
+
+
+def test_compat_kernels_compile_for_sm90():
+    """The GPU spelling of these constructs compiles for sm_90 (fp8 dots need K >= 32 and a
+    float `other`; jagged masks; variants traced per registered block size)."""
+    from helion.autotune.precompile import compile_for_target
+    a = torch.randn(32, 48).to(torch.float8_e4m3fn)
+    b = torch.randn(48, 16).to(torch.float8_e5m2)
+    cases = [(fp8_product, (a, b, 0.5)), (quantize_fp8, (torch.randn(64), torch.rand(64))),
+             (ragged_row_stats, ragged(5, 7, 6)), (column_sums_by_chunk, (torch.randn(37, 5),))]
+    for kernel, args in cases:
+        bound = kernel.bind(args)
+        assert all(r["kernel"] for r in compile_for_target(bound, bound.config_space.default()))

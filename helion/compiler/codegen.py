@@ -22,6 +22,8 @@ TL_DTYPES = {
     torch.float32: "tl.float32", torch.float16: "tl.float16", torch.bfloat16: "tl.bfloat16",
     torch.float64: "tl.float64", torch.int32: "tl.int32", torch.int64: "tl.int64", torch.int16: "tl.int16",
     torch.int8: "tl.int8", torch.uint8: "tl.uint8", torch.bool: "tl.int1",
+    torch.float8_e4m3fn: "tl.float8e4nv", torch.float8_e5m2: "tl.float8e5",
+    torch.float8_e4m3fnuz: "tl.float8e4b8", torch.float8_e5m2fnuz: "tl.float8e5b16",
 }
 _COMBINE = {"sum": "{acc} + {v}", "amax": "tl.maximum({acc}, {v})", "amin": "tl.minimum({acc}, {v})"}
 _REDUCE_FN = {"sum": "tl.sum", "amax": "tl.max", "amin": "tl.min", "argmax": "tl.argmax", "argmin": "tl.argmin"}
@@ -737,8 +739,8 @@ class KernelCodegen(CombineCodegen):
         dims = node.dims[1:] if squeeze else node.dims
         mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
         args = [self.pointer(node, dims, node.dims[0].block if squeeze else None)]
-        if mask:
-            args += [mask, "other=0"]
+        if mask:  # a float zero: Triton casts no int constant to fp8
+            args += [mask, "other=0.0" if node.dtype.is_floating_point else "other=0"]
         eviction = node.attrs.get("eviction") or self.cfg.eviction.get(id(node))
         if eviction in ("first", "last"):  # config spelling (as public Helion) -> Triton's
             eviction = f"evict_{eviction}"

@@ -439,9 +439,18 @@ class OpLowering:
             raise exc.ShapeMismatch("hl.dot: batch dimensions differ")
         for d in (*dims[-2:], k_a):  # tl.dot needs M, N, K >= 16 (batch dims are free)
             if d.block is not None:
-                self.blocks[d.block].min_size = 16
-        common = torch.promote_types(a.dtype, b.dtype)
-        a, b = self.cast(a, common), self.cast(b, common)
+                self.blocks[d.block].min_size = max(self.blocks[d.block].min_size, 16)
+        if k_a.block is not None and min(a.dtype.itemsize, b.dtype.itemsize) == 1:
+            self.blocks[k_a.block].min_size = 32  # 8-bit operands: sm_90's dot needs K >= 32
+        if a.dtype.itemsize == 1 and b.dtype.itemsize == 1 and a.dtype.is_floating_point \
+                and b.dtype.is_floating_point:
+            common = a.dtype  # fp8 x fp8 (e4m3 with e5m2 too): tl.dot takes them as they are
+        else:
+            try:
+                common = torch.promote_types(a.dtype, b.dtype)
+            except RuntimeError as e:
+                raise exc.DtypeMismatch(f"hl.dot of {a.dtype} and {b.dtype}: {e}") from None
+            a, b = self.cast(a, common), self.cast(b, common)
         accum = torch.int32 if not common.is_floating_point else torch.float32
         acc_node = None
         if acc is not None:
