@@ -227,3 +227,26 @@ def test_compat_kernels_compile_for_sm90():
     for kernel, args in cases:
         bound = kernel.bind(args)
         assert all(r["kernel"] for r in compile_for_target(bound, bound.config_space.default()))
+
+
+# --- public config spellings -----------------------------------------------------------------------
+
+
+@helion.kernel(config=helion.Config(block_sizes=[1], reduction_loops=[32768], num_warps=4, indexing="pointer"))
+def row_totals_public_config(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty([x.size(0)], dtype=x.dtype, device=x.device)
+    for tile in hl.tile(x.size(0)):
+        out[tile] = x[tile, :].sum(-1)
+    return out
+
+
+def test_public_config_spellings_are_accepted():
+    """A chunk beyond the space's choices is fitted to the nearest offered below it; one
+    ``indexing`` string applies to every site."""
+    x = torch.randn(3, 9000)
+    bound = row_totals_public_config.bind((x,))
+    fitted = bound.normalize_config(helion.Config(reduction_loops=[32768], indexing="pointer"))
+    assert fitted["reduction_loops"] == [4096] and set(fitted["indexing"]) == {"pointer"}
+    torch.testing.assert_close(row_totals_public_config(x), x.sum(-1), rtol=1e-4, atol=1e-3)
+    with pytest.raises(exc.InvalidConfig):
+        bound.normalize_config({"reduction_loops": [3000]})  # not a power of two: still refused

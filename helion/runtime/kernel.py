@@ -295,7 +295,7 @@ class BoundKernel:
         if unknown:
             raise exc.InvalidConfig(f"unknown config keys {sorted(unknown)}; this kernel's knobs are "
                                     f"{list(self.config_space.names)}")
-        values = self._clamp_block_sizes(values)
+        values = self._broadcast_indexing(self._clamp_reduction_loops(self._clamp_block_sizes(values)))
         try:
             return self.config_space.normalize(values)
         except (search.InvalidConfig, search.InvalidValue, ValueError) as e:
@@ -327,6 +327,30 @@ class BoundKernel:
                 size = min(max(size, item.low), item.high)
             clamped.append(size)
         return {**values, "block_sizes": clamped}
+
+    def _broadcast_indexing(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``indexing="pointer"``: one form for every site (the public spelling)."""
+        indexing, param = values.get("indexing"), self.config_space.params.get("indexing")
+        if isinstance(indexing, str) and param is not None:
+            return {**values, "indexing": [indexing] * len(param.elements)}
+        return values
+
+    def _clamp_reduction_loops(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A ``reduction_loops`` chunk (a power of two) outside this kernel's choices becomes the
+        nearest chunk it offers below it (None, persistent, when it offers none): public configs
+        name chunks such as 32768 beyond the chunks this space searches."""
+        chunks = values.get("reduction_loops")
+        param = self.config_space.params.get("reduction_loops")
+        if not isinstance(chunks, (list, tuple)) or param is None or len(chunks) != len(param.elements):
+            return values
+        fitted = []
+        for chunk, item in zip(chunks, param.elements):
+            choices = list(getattr(item, "choices", ()))
+            if isinstance(chunk, int) and chunk > 0 and not chunk & (chunk - 1) and chunk not in choices:
+                below = [c for c in choices if isinstance(c, int) and c < chunk]
+                chunk = max(below) if below else (None if None in choices else chunk)
+            fitted.append(chunk)
+        return {**values, "reduction_loops": fitted}
 
     def choose_config(self, args: tuple) -> dict[str, Any]:
         """The config a plain call uses: ``config=`` (or the fastest of ``configs=``), the default
