@@ -250,3 +250,18 @@ def test_public_config_spellings_are_accepted():
     torch.testing.assert_close(row_totals_public_config(x), x.sum(-1), rtol=1e-4, atol=1e-3)
     with pytest.raises(exc.InvalidConfig):
         bound.normalize_config({"reduction_loops": [3000]})  # not a power of two: still refused
+
+
+@helion.kernel(use_default_config=True)
+def sized_from_data(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    total = offsets[-1].item()
+    out = torch.zeros([total], dtype=x.dtype, device=x.device)
+    for tile in hl.tile(x.size(0)):
+        out[tile] = x[tile]
+    return out
+
+
+def test_host_size_from_tensor_data_is_a_clear_error():
+    with pytest.raises(exc.UnsupportedOperation, match="reads the data of a tensor") as info:
+        sized_from_data(torch.randn(6), torch.tensor([0, 2, 6]))
+    assert "offsets[-1].item()" in str(info.value)

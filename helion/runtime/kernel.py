@@ -229,7 +229,22 @@ class BoundKernel:
         watch = host_ops.watching(program.source.filename, name, list(self.settings.ignore_warnings))
         with tracing_host(self), _tracing_mode(self.settings.static_shapes, args) as traced_args, watch:
             try:
-                host(*traced_args)
+                try:
+                    host(*traced_args)
+                except RuntimeError as e:
+                    if "meta tensors" not in str(e) and "data-dependent" not in str(e).lower():
+                        raise
+                    error = exc.UnsupportedOperation(
+                        "host code reads the data of a tensor (e.g. .item(), int(t), a size taken "
+                        "from a tensor's values) while the kernel binds, where tensors have shapes "
+                        "but no values; take sizes from shapes (x.size(0)) or pass the value as an "
+                        "int argument")
+                    tb = e.__traceback__
+                    while tb is not None:
+                        if tb.tb_frame.f_code.co_filename == program.source.filename:
+                            error.at(program.source.filename, tb.tb_lineno)
+                        tb = tb.tb_next
+                    raise error from None
             except exc.HelionError as e:
                 if e.lineno is None:
                     tb = e.__traceback__
