@@ -265,3 +265,27 @@ def test_host_size_from_tensor_data_is_a_clear_error():
     with pytest.raises(exc.UnsupportedOperation, match="reads the data of a tensor") as info:
         sized_from_data(torch.randn(6), torch.tensor([0, 2, 6]))
     assert "offsets[-1].item()" in str(info.value)
+
+
+# --- host_tensor.new_zeros/new_full in device code -------------------------------------------------
+
+
+@helion.kernel(use_default_config=True, ignore_warnings=[exc.TensorOperationInWrapper])
+def scaled_grad_parts(x: torch.Tensor, w: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    chunk = hl.register_block_size(x.size(0))
+    grad_x = torch.empty_like(x)
+    parts = x.new_empty([(x.size(0) + chunk - 1) // chunk, *w.shape], dtype=torch.float32)
+    width = hl.specialize(w.size(0))
+    for tile_c in hl.tile(x.size(0), block_size=chunk):
+        acc = x.new_zeros(width, dtype=torch.float32)
+        bias = g.new_full([width], 0.5)
+        for tile_r in hl.tile(tile_c.begin, tile_c.end):
+            acc += (x[tile_r, :] * g[tile_r, :]).sum(0)
+            grad_x[tile_r, :] = g[tile_r, :] * w[None, :] + bias[None, :]
+        parts[tile_c.id, :] = acc
+    return grad_x, parts.sum(0)
+
+
+def test_new_zeros_and_new_full_in_device_code():
+    x, w, g = torch.randn(45, 16), torch.randn(16), torch.randn(45, 16)
+    check(scaled_grad_parts, (x, w, g), (g * w + 0.5, (x * g).sum(0)))
