@@ -289,3 +289,50 @@ def scaled_grad_parts(x: torch.Tensor, w: torch.Tensor, g: torch.Tensor) -> tupl
 def test_new_zeros_and_new_full_in_device_code():
     x, w, g = torch.randn(45, 16), torch.randn(16), torch.randn(45, 16)
     check(scaled_grad_parts, (x, w, g), (g * w + 0.5, (x * g).sum(0)))
+
+
+# --- the atomics family, tile_* functions, hl.subscript -----------------------------------------------
+
+
+@helion.kernel(use_default_config=True)
+def bucket_extremes(values: torch.Tensor, bucket: torch.Tensor, buckets: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    high = torch.full([buckets], -1e30, dtype=values.dtype, device=values.device)
+    low = torch.full([buckets], 1e30, dtype=values.dtype, device=values.device)
+    bits = torch.zeros([buckets], dtype=torch.int32, device=values.device)
+    for tile in hl.tile(values.size(0)):
+        where = bucket[tile]
+        hl.atomic_max(high, [where], values[tile])
+        hl.atomic_min(low, [where], values[tile])
+        hl.atomic_or(bits, [where], 1 << (hl.tile_index(tile) % 8))
+    return high, low, bits
+
+
+def test_atomic_max_min_or():
+    values, bucket = torch.randn(70), torch.randint(0, 5, (70,))
+    high = torch.full([5], -1e30).scatter_reduce(0, bucket, values, "amax")
+    low = torch.full([5], 1e30).scatter_reduce(0, bucket, values, "amin")
+    bits = torch.zeros(5, dtype=torch.int32)
+    for i, b in enumerate(bucket.tolist()):
+        bits[b] |= 1 << (i % 8)
+    check(bucket_extremes, (values, bucket, 5), (high, low, bits))
+
+
+@helion.kernel(use_default_config=True)
+def outer_with_subscript(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    out = torch.empty([a.size(0), b.size(0)], dtype=a.dtype, device=a.device)
+    for tile_i, tile_j in hl.tile([a.size(0), b.size(0)]):
+        rows = hl.subscript(a[tile_i], [slice(None), None])
+        cols = hl.subscript(b[tile_j], [None, slice(None)])
+        out[tile_i, tile_j] = rows * cols + hl.tile_begin(tile_i) - hl.tile_id(tile_j) * hl.tile_block_size(tile_j)
+    return out
+
+
+def test_subscript_and_tile_functions():
+    a, b = torch.randn(20), torch.randn(12)
+    bound = outer_with_subscript.bind((a, b))
+    rng = np.random.default_rng(3)
+    for config in [bound.config_space.default()] + [bound.config_space.sample(rng) for _ in range(2)]:
+        bi, bj = config["block_sizes"]
+        begin = (torch.arange(20) // bi * bi).float()[:, None]
+        expected = a[:, None] * b[None, :] + begin - (torch.arange(12) // bj * bj).float()[None, :]
+        torch.testing.assert_close(bound.compile_config(config)(a, b), expected, **TOL)

@@ -802,7 +802,7 @@ class KernelCodegen(CombineCodegen):
         if mask:
             args.append(f"mask={mask}")
         args.append(f"sem={node.attrs['sem']!r}")
-        self.assign(node, f"tl.atomic_add({', '.join(args)})")
+        self.assign(node, f"tl.atomic_{node.attrs.get('fn', 'add')}({', '.join(args)})")
 
     def op_for(self, node: Node) -> None:
         # an accumulator of a 2-D dot is carried 2-D: reshaping it every iteration costs layout conversions

@@ -347,12 +347,13 @@ class OpLowering:
         self.emit("store", (self.stored_value(value, dims, arg.dtype),), arg.dtype, (), "store",
                   tensor=arg.name, terms=terms, index_dims=dims, extra_mask=self.as_node(extra_mask))
 
-    def atomic_add(self, tensor: Any, index: list[Any], value: Any, sem: str) -> DeviceValue:
+    def atomic_add(self, tensor: Any, index: list[Any], value: Any, sem: str, fn: str = "add") -> DeviceValue:
+        """``hl.atomic_<fn>`` (add, max, min, xchg, and, or, xor): one node op, ``fn`` names it."""
         arg = self.host_tensor(tensor)
         terms, dims = self.index_terms(arg, index)
         mask = self.as_node(self.predicated(None, dims, required=True))
         node = self.emit("atomic_add", (self.stored_value(value, dims, arg.dtype),), arg.dtype, dims,
-                         "old", tensor=arg.name, terms=terms, index_dims=dims, sem=sem, extra_mask=mask)
+                         "old", tensor=arg.name, terms=terms, index_dims=dims, sem=sem, extra_mask=mask, fn=fn)
         return DeviceValue(node)
 
     def stored_value(self, value: Any, dims: tuple[Dim, ...], dtype: torch.dtype) -> Any:

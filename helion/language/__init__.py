@@ -134,6 +134,52 @@ def atomic_add(tensor: torch.Tensor, index: Sequence[Any], value: Any, sem: str 
     return require("atomic_add").atomic_add(tensor, list(index), value, sem)
 
 
+def _atomic(fn: str) -> Any:
+    def atomic(tensor: torch.Tensor, index: Sequence[Any], value: Any, sem: str = "relaxed") -> Any:
+        return require(f"atomic_{fn}").atomic_add(tensor, list(index), value, sem, fn)
+    atomic.__name__ = atomic.__qualname__ = f"atomic_{fn}"
+    atomic.__doc__ = f"Atomically combine ``value`` into ``tensor[index]`` with {fn}; returns the previous values."
+    return atomic
+
+
+atomic_max = _atomic("max")
+atomic_min = _atomic("min")
+atomic_xchg = _atomic("xchg")
+atomic_and = _atomic("and")
+atomic_or = _atomic("or")
+atomic_xor = _atomic("xor")
+
+
+def tile_begin(tile: Any) -> Any:
+    """``tile.begin`` (public function spelling)."""
+    return tile.begin
+
+
+def tile_end(tile: Any) -> Any:
+    """``tile.end``."""
+    return tile.end
+
+
+def tile_block_size(tile: Any) -> Any:
+    """``tile.block_size``."""
+    return tile.block_size
+
+
+def tile_id(tile: Any) -> Any:
+    """``tile.id``."""
+    return tile.id
+
+
+def tile_index(tile: Any) -> Any:
+    """``tile.index``."""
+    return tile.index
+
+
+def subscript(tensor: Any, index: Sequence[Any]) -> Any:
+    """``tensor[index]`` of a device value, where ``index`` holds ``:``, ``None`` and ``...``."""
+    return tensor[tuple(index)]
+
+
 def associative_scan(combine_fn: Any, input_tensor: Any, dim: int, reverse: bool = False) -> Any:
     """Inclusive scan of a tensor (or a tuple of tensors) along ``dim`` with ``combine_fn``.
 
@@ -236,7 +282,9 @@ def specialize(value: Any) -> Any:
 
 
 __all__ = [
-    "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "constexpr", "cumprod", "cumsum", "dot",
+    "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "atomic_and", "atomic_max", "atomic_min",
+    "atomic_or", "atomic_xchg", "atomic_xor", "subscript", "tile_begin", "tile_block_size", "tile_end", "tile_id",
+    "tile_index", "constexpr", "cumprod", "cumsum", "dot",
     "full", "grid", "jagged_tile", "load", "rand", "randint", "reduce", "register_block_size", "register_tunable", "specialize",
     "static_range", "store", "tile", "zeros",
 ]

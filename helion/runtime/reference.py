@@ -150,10 +150,14 @@ class ReferenceExecutor:
             value = torch.where(extra_mask, value, tensor[key])
         tensor[key] = value
 
-    def atomic_add(self, tensor: torch.Tensor, index: list[Any], value: Any, sem: str) -> torch.Tensor:
+    def atomic_add(self, tensor: torch.Tensor, index: list[Any], value: Any, sem: str,
+                   fn: str = "add") -> torch.Tensor:
         key = tuple(_convert(index))
         old = tensor[key].clone()
-        tensor[key] = old + value
+        combine = {"add": torch.add, "max": torch.maximum, "min": torch.minimum,
+                   "xchg": lambda a, b: torch.as_tensor(b, dtype=a.dtype).expand_as(a),
+                   "and": torch.bitwise_and, "or": torch.bitwise_or, "xor": torch.bitwise_xor}[fn]
+        tensor[key] = combine(old, torch.as_tensor(value, dtype=old.dtype, device=old.device))
         return old
 
 
