@@ -336,3 +336,17 @@ def test_subscript_and_tile_functions():
         begin = (torch.arange(20) // bi * bi).float()[:, None]
         expected = a[:, None] * b[None, :] + begin - (torch.arange(12) // bj * bj).float()[None, :]
         torch.testing.assert_close(bound.compile_config(config)(a, b), expected, **TOL)
+
+
+@helion.kernel(use_default_config=True)
+def sliced_run(a: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros([a.size(0), 8], device=a.device)
+    for tile in hl.tile(a.size(0)):
+        start = tile.begin * 2
+        out[tile, :] = a[tile, start:start + 8]
+    return out
+
+
+def test_partial_slice_of_a_host_tensor_is_a_clear_error():
+    with pytest.raises(exc.UnsupportedOperation, match=r"only full slices `:`.*hl.arange"):
+        sliced_run(torch.randn(16, 40))

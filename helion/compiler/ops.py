@@ -281,7 +281,8 @@ class OpLowering:
             return value
         if name == "__getitem__":
             index = args[1] if isinstance(args[1], tuple) else (args[1],)
-            if any(not (i is None or i is Ellipsis or (isinstance(i, slice) and i == slice(None)))
+            if any(not (i is None or i is Ellipsis or (isinstance(i, slice) and i.start is None
+                                                         and i.stop is None and i.step is None))
                    for i in index):
                 raise exc.UnsupportedOperation(
                     "device values can only be indexed with `:`, `None` and `...` (e.g. v[:, None])")
@@ -393,8 +394,10 @@ class OpLowering:
                 if Dim(block=item.block_id) not in dims:
                     dims.append(Dim(block=item.block_id))
             elif isinstance(item, slice):
-                if item != slice(None):
-                    raise exc.UnsupportedOperation("only full slices `:` are supported when indexing host tensors")
+                if not (item.start is None and item.stop is None and item.step is None):
+                    raise exc.UnsupportedOperation(
+                        f"only full slices `:` are supported when indexing host tensors ({arg.name!r}); "
+                        "index with a tile, or with `start + hl.arange(n)` for a run of n elements")
                 size = arg.size_syms[tdim]
                 if not symbols.is_symbolic(size) and symbols.hint(size) == 1:
                     terms.append(("zero", None, tdim))
