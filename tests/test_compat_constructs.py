@@ -350,3 +350,37 @@ def sliced_run(a: torch.Tensor) -> torch.Tensor:
 def test_partial_slice_of_a_host_tensor_is_a_clear_error():
     with pytest.raises(exc.UnsupportedOperation, match=r"only full slices `:`.*hl.arange"):
         sliced_run(torch.randn(16, 40))
+
+
+@helion.kernel(use_default_config=True)
+def ragged_batched_matmul(offsets: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor,
+                          bias: torch.Tensor | None) -> torch.Tensor:
+    total, d = rows.shape
+    batches, _, k = weights.shape
+    flat_rows = rows.view(-1)
+    out = torch.empty((total, k), dtype=rows.dtype, device=rows.device).view(-1)
+    for tile_b in hl.tile(batches):
+        first = offsets[tile_b]
+        count = offsets[tile_b.index + 1] - first
+        for tile_r in hl.jagged_tile(count):
+            row_ids = first[:, None] + tile_r.index[None, :]
+            for tile_k in hl.tile(k):
+                acc = hl.zeros([tile_b, tile_r, tile_k], dtype=torch.float32, device=rows.device)
+                for tile_d in hl.tile(d):
+                    lhs = hl.load(flat_rows, [row_ids[:, :, None] * d + tile_d.index[None, None, :]])
+                    acc = acc + torch.matmul(lhs, weights[tile_b, tile_d, tile_k])
+                if bias is not None:
+                    acc = acc + bias[tile_b, tile_k].unsqueeze(1)
+                hl.store(out, [row_ids[:, :, None] * k + tile_k.index[None, None, :]], acc)
+    return out.reshape(total, k)
+
+
+def test_jagged_tile_feeds_a_batched_matmul():
+    lengths = torch.randint(0, 20, (6,))
+    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)])
+    rows, weights, bias = torch.randn(int(offsets[-1]), 24), torch.randn(6, 24, 20), torch.randn(6, 20)
+    pieces = [rows[offsets[i]:offsets[i + 1]] @ weights[i] for i in range(6)]
+    expected = torch.cat(pieces)
+    check(ragged_batched_matmul, (offsets, rows, weights, None), expected, count=1, rtol=1e-4, atol=1e-3)
+    with_bias = torch.cat([p + bias[i] for i, p in enumerate(pieces)])
+    check(ragged_batched_matmul, (offsets, rows, weights, bias), with_bias, count=1, rtol=1e-4, atol=1e-3)

@@ -93,17 +93,20 @@ def jagged_tile(parent: Any) -> Any:
     return require("jagged_tile").jagged_tile(parent)
 
 
+vtile = jagged_tile  # the name newer public releases use
+
+
 def grid(begin_or_end: Any, end_or_none: Any = None, /) -> Any:
     """Iterate over single indices (scalars) of ``range(begin, end)``; lists give tuples."""
     return require("grid").grid(begin_or_end, end_or_none)
 
 
-def zeros(shape: Sequence[Any], dtype: torch.dtype = torch.float32) -> Any:
+def zeros(shape: Sequence[Any], dtype: torch.dtype = torch.float32, device: Any = None) -> Any:
     """A device tensor of zeros whose dims are tiles, block sizes or ints."""
     return require("zeros").full(shape, 0.0, dtype)
 
 
-def full(shape: Sequence[Any], value: Any, dtype: torch.dtype = torch.float32) -> Any:
+def full(shape: Sequence[Any], value: Any, dtype: torch.dtype = torch.float32, device: Any = None) -> Any:
     """A device tensor filled with ``value``."""
     return require("full").full(shape, value, dtype)
 
@@ -285,6 +288,6 @@ __all__ = [
     "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "atomic_and", "atomic_max", "atomic_min",
     "atomic_or", "atomic_xchg", "atomic_xor", "subscript", "tile_begin", "tile_block_size", "tile_end", "tile_id",
     "tile_index", "constexpr", "cumprod", "cumsum", "dot",
-    "full", "grid", "jagged_tile", "load", "rand", "randint", "reduce", "register_block_size", "register_tunable", "specialize",
+    "full", "grid", "jagged_tile", "vtile", "load", "rand", "randint", "reduce", "register_block_size", "register_tunable", "specialize",
     "static_range", "store", "tile", "zeros",
 ]
