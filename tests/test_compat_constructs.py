@@ -384,3 +384,21 @@ def test_jagged_tile_feeds_a_batched_matmul():
     check(ragged_batched_matmul, (offsets, rows, weights, None), expected, count=1, rtol=1e-4, atol=1e-3)
     with_bias = torch.cat([p + bias[i] for i, p in enumerate(pieces)])
     check(ragged_batched_matmul, (offsets, rows, weights, bias), with_bias, count=1, rtol=1e-4, atol=1e-3)
+
+
+@helion.kernel(use_default_config=True)
+def normalized_rows(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for tile in hl.tile(x.size(0)):
+        row = x[tile, :].to(torch.float32)
+        var, mean = torch.var_mean(row, dim=-1, keepdim=True, correction=0)
+        spread, _ = torch.var_mean(row, dim=-1)  # unbiased, not kept
+        out[tile, :] = ((row - mean) * torch.rsqrt(var + 1e-5) * w[None, :] + b[None, :]
+                        + spread[:, None]).to(x.dtype)
+    return out
+
+
+def test_var_mean_in_device_code():
+    x, w, b = torch.randn(13, 40), torch.randn(40), torch.randn(40)
+    expected = torch.nn.functional.layer_norm(x, [40], w, b) + x.var(-1)[:, None]
+    check(normalized_rows, (x, w, b), expected, count=1)

@@ -543,6 +543,14 @@ def _var(x: DeviceValue, dim: Any = None, unbiased: Any = None, keepdim: bool = 
     return (squares / (max(count, 1) if isinstance(count, int) else count)).to(x.dtype)
 
 
+def _var_mean(x: DeviceValue, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+              correction: Any = None) -> tuple[DeviceValue, DeviceValue]:
+    """``torch.var_mean``: (variance, mean), each as ``torch.var``/``torch.mean`` give it."""
+    if isinstance(unbiased, (int, list, tuple)) and not isinstance(unbiased, bool) and dim is None:
+        dim, unbiased = unbiased, None
+    return (_var(x, dim, unbiased, keepdim, correction=correction), _mean(x, dim, keepdim))
+
+
 def _std(x: DeviceValue, *args: Any, **kwargs: Any) -> DeviceValue:
     return torch.sqrt(_var(x, *args, **kwargs))
 
@@ -584,6 +592,6 @@ def _cumulative(kind: str) -> Any:
 
 _DECOMPOSITIONS = {
     "cumsum": _cumulative("cumsum"), "cumprod": _cumulative("cumprod"),
-    "mean": _mean, "var": _var, "std": _std, "softmax": _softmax, "log_softmax": _log_softmax,
+    "mean": _mean, "var": _var, "var_mean": _var_mean, "std": _std, "softmax": _softmax, "log_softmax": _log_softmax,
     "max": _max_or_min("max"), "min": _max_or_min("min"),
 }
