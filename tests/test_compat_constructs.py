@@ -402,3 +402,11 @@ def test_var_mean_in_device_code():
     x, w, b = torch.randn(13, 40), torch.randn(40), torch.randn(40)
     expected = torch.nn.functional.layer_norm(x, [40], w, b) + x.var(-1)[:, None]
     check(normalized_rows, (x, w, b), expected, count=1)
+
+
+def test_register_block_size_read_as_a_number_in_reference_mode():
+    x = torch.randn(37, 5)
+    eager = helion.kernel(column_sums_by_chunk.fn, reference_mode=True,
+                          config=helion.Config(block_sizes=[16, 8]),
+                          ignore_warnings=[exc.TensorOperationInWrapper])
+    torch.testing.assert_close(eager(x), _chunked_reference(x, 16), **TOL)

@@ -83,8 +83,9 @@ class ReferenceExecutor:
         import sys
         frame = sys._getframe(2)
         size = self.take_knobs((frame.f_code, frame.f_lineno, "register"), 1)[0]
-        handle = RegisteredBlockSize(None, low, high)
-        handle.reference_size = min(max(size, low), high)
+        value = min(max(size, low), high)
+        handle = RegisteredBlockSize(None, low, high, value)  # read as a number: this size
+        handle.reference_size = value
         return handle
 
     def register_tunable(self, name: str, fragment: Any) -> Any:
