@@ -35,6 +35,7 @@ PROJECT_ROOT: Path = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR: Path = Path(os.environ.get("HELION_EXAMPLES_DIR", PROJECT_ROOT / "examples"))
 DEVICE: torch.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 HALF_DTYPE: torch.dtype = torch.bfloat16 if DEVICE.type == "cuda" else torch.float32
+LONG_INT_TYPE: torch.dtype = torch.int64  # offsets' dtype in newer public examples
 CPU_BENCH_CALLS = 3  # timed calls per function on the CPU (each runs the whole interpreter)
 
 

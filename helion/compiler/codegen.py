@@ -22,6 +22,8 @@ TL_DTYPES = {
     torch.float32: "tl.float32", torch.float16: "tl.float16", torch.bfloat16: "tl.bfloat16",
     torch.float64: "tl.float64", torch.int32: "tl.int32", torch.int64: "tl.int64", torch.int16: "tl.int16",
     torch.int8: "tl.int8", torch.uint8: "tl.uint8", torch.bool: "tl.int1",
+    torch.float8_e4m3fn: "tl.float8e4nv", torch.float8_e5m2: "tl.float8e5",
+    torch.float8_e4m3fnuz: "tl.float8e4b8", torch.float8_e5m2fnuz: "tl.float8e5b16",
 }
 _COMBINE = {"sum": "{acc} + {v}", "amax": "tl.maximum({acc}, {v})", "amin": "tl.minimum({acc}, {v})"}
 _REDUCE_FN = {"sum": "tl.sum", "amax": "tl.max", "amin": "tl.min", "argmax": "tl.argmax", "argmin": "tl.argmin"}
@@ -253,7 +255,30 @@ class KernelCodegen(CombineCodegen):
             return "flat_mask" if self.flat_maskable() and any(d.block is not None for d in dims) else None
         parts = [self.expand(f"mask_{d.block}", [i], len(dims)) for i, d in enumerate(dims)
                  if d.block is not None and self.maskable(d.block)]
+        parts += self.jagged_masks(dims)
         return " & ".join(parts) if parts else None
+
+    def jagged_masks(self, dims: tuple[Dim, ...], only: int | None = None) -> list[str]:
+        """Per-lane bounds of ``hl.jagged_tile`` blocks in ``dims`` (``only``: of that block):
+        ``indices_k < ends`` over the (parent, child) positions."""
+        blocks = [d.block for d in dims]
+        parts = []
+        for i, b in enumerate(blocks):
+            if b is None or (only is not None and b != only) or b not in self.active:
+                continue
+            jagged = self.fn.block(b).jagged
+            if jagged is None:
+                continue
+            parent, ends = jagged
+            if parent not in blocks:
+                raise exc.UnsupportedOperation(
+                    f"a tile of hl.jagged_tile (line {ends.lineno}) must be indexed together with its "
+                    "parent tile (e.g. x[tile_b, tile_k] or an index built from both), so each lane "
+                    "knows its end")
+            rank = len(dims)
+            parts.append(f"({self.expand(f'indices_{b}', [i], rank)} < "
+                         f"{self.expand(self.ref(ends), [blocks.index(parent)], rank)})")
+        return parts
 
     def cast_text(self, expr: str, source: torch.dtype, target: torch.dtype, scalar: bool = False) -> str:
         if source == target:
@@ -639,7 +664,8 @@ class KernelCodegen(CombineCodegen):
         kind, axis, block = node.attrs["kind"], node.attrs["axis"], node.attrs["block"]
         value = self.cast_text(self.ref(source), source.dtype, node.attrs["compute"])
         if block is not None and block in self.active and self.maskable(block):
-            mask = self.expand(f"mask_{block}", [axis], source.rank)
+            mask = " & ".join([self.expand(f"mask_{block}", [axis], source.rank)]
+                              + self.jagged_masks(source.dims, only=block))
             value = f"tl.where({mask}, {value}, {self.neutral(kind, node.attrs['compute'])})"
         keep = ", keep_dims=True" if node.attrs["keepdim"] else ""
         expr = f"{_REDUCE_FN[kind]}({value}, {axis}{keep})"
@@ -713,8 +739,8 @@ class KernelCodegen(CombineCodegen):
         dims = node.dims[1:] if squeeze else node.dims
         mask = self._mask_with_extra(dims, node.attrs.get("extra_mask"))
         args = [self.pointer(node, dims, node.dims[0].block if squeeze else None)]
-        if mask:
-            args += [mask, "other=0"]
+        if mask:  # a float zero: Triton casts no int constant to fp8
+            args += [mask, "other=0.0" if node.dtype.is_floating_point else "other=0"]
         eviction = node.attrs.get("eviction") or self.cfg.eviction.get(id(node))
         if eviction in ("first", "last"):  # config spelling (as public Helion) -> Triton's
             eviction = f"evict_{eviction}"
@@ -776,7 +802,7 @@ class KernelCodegen(CombineCodegen):
         if mask:
             args.append(f"mask={mask}")
         args.append(f"sem={node.attrs['sem']!r}")
-        self.assign(node, f"tl.atomic_add({', '.join(args)})")
+        self.assign(node, f"tl.atomic_{node.attrs.get('fn', 'add')}({', '.join(args)})")
 
     def op_for(self, node: Node) -> None:
         # an accumulator of a 2-D dot is carried 2-D: reshaping it every iteration costs layout conversions

@@ -14,7 +14,8 @@ from .ir import Dim, DeviceFunction, Node
 HAS_BLOCK_PTR = hasattr(tl, "make_block_ptr")
 HAS_TENSOR_DESCRIPTOR = hasattr(tl, "make_tensor_descriptor")
 _ELEMENT_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int32": 4, "int64": 8,
-                  "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
+                  "int16": 2, "int8": 1, "uint8": 1, "bool": 1,
+                  "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1, "float8_e5m2fnuz": 1}
 
 
 def memory_sites(fn: DeviceFunction) -> list[Node]:

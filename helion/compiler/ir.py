@@ -44,6 +44,7 @@ class Block:
     begin: int = 0                   # static start of a top-level tile
     sym: Any = None                  # the extent as a torch.SymInt when shapes are dynamic
     loopable: bool = True            # reduction: may be computed in chunks
+    jagged: Any = None               # hl.jagged_tile: (parent block id, node of the per-lane ends)
 
     @property
     def symbol(self) -> str:

@@ -37,6 +37,7 @@ class TileLoopSpec:
     dims: list[tuple[Any, Any, Any]]  # (begin, end, block_size) per dim
     multi: bool                        # called with a list: the target is a tuple of tiles
     is_grid: bool
+    jagged: Any = None                 # hl.jagged_tile: the DeviceValue of per-lane ends
 
 
 class DeviceLowering(BranchLowering, CombineLowering, RandomLowering, ops.OpLowering):
@@ -317,6 +318,21 @@ class DeviceLowering(BranchLowering, CombineLowering, RandomLowering, ops.OpLowe
     def grid(self, begin_or_end: Any, end: Any) -> TileLoopSpec:
         return self._spec(begin_or_end, end, 1, is_grid=True)
 
+    def jagged_tile(self, parent: Any) -> TileLoopSpec:
+        """A tile loop to ``parent.amax()`` whose accesses are masked per parent lane."""
+        if not isinstance(parent, DeviceValue) or parent.node.rank != 1 or parent.node.dims[0].block is None \
+                or self.fn_block(parent.node.dims[0].block).kind == "reduction":
+            raise exc.UnsupportedOperation(
+                "hl.jagged_tile takes a 1-D device tensor over an enclosing tile (each lane's end), "
+                "e.g. hl.jagged_tile(lengths) with lengths = ends[tile_b] - starts[tile_b]")
+        if parent.node.dtype.is_floating_point or parent.node.dtype == torch.bool:
+            raise exc.UnsupportedOperation("hl.jagged_tile needs integer ends, got " + str(parent.node.dtype))
+        end = parent.amax()
+        return TileLoopSpec([(0, end, None)], False, False, jagged=parent)
+
+    def fn_block(self, block_id: int) -> Any:
+        return self.blocks[block_id]
+
     def _spec(self, begin_or_end: Any, end: Any, block_size: Any, is_grid: bool) -> TileLoopSpec:
         multi = isinstance(begin_or_end, (list, tuple, torch.Size))
         if end is None:
@@ -356,6 +372,8 @@ class DeviceLowering(BranchLowering, CombineLowering, RandomLowering, ops.OpLowe
                 block.begin = symbols.hint(begin)
             if sym is not None:
                 block.sym = sym
+            if spec.jagged is not None:
+                block.jagged = (spec.jagged.node.dims[0].block, spec.jagged.node)
             ids.append(block.id)
         return ids
 

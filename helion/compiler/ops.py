@@ -112,6 +112,8 @@ class OpLowering:
             if not symbols.is_symbolic(value):
                 return symbols.hint(value)
             return self.emit("sym", (), torch.int32, (), "size", value=value)
+        if isinstance(value, hl.RegisteredBlockSize) and value.block_id is not None:
+            return self.emit("block_size", (), torch.int32, (), "block_size", block=value.block_id)
         return value
 
     def value(self, node: Node) -> DeviceValue:
@@ -279,7 +281,8 @@ class OpLowering:
             return value
         if name == "__getitem__":
             index = args[1] if isinstance(args[1], tuple) else (args[1],)
-            if any(not (i is None or i is Ellipsis or (isinstance(i, slice) and i == slice(None)))
+            if any(not (i is None or i is Ellipsis or (isinstance(i, slice) and i.start is None
+                                                         and i.stop is None and i.step is None))
                    for i in index):
                 raise exc.UnsupportedOperation(
                     "device values can only be indexed with `:`, `None` and `...` (e.g. v[:, None])")
@@ -345,12 +348,13 @@ class OpLowering:
         self.emit("store", (self.stored_value(value, dims, arg.dtype),), arg.dtype, (), "store",
                   tensor=arg.name, terms=terms, index_dims=dims, extra_mask=self.as_node(extra_mask))
 
-    def atomic_add(self, tensor: Any, index: list[Any], value: Any, sem: str) -> DeviceValue:
+    def atomic_add(self, tensor: Any, index: list[Any], value: Any, sem: str, fn: str = "add") -> DeviceValue:
+        """``hl.atomic_<fn>`` (add, max, min, xchg, and, or, xor): one node op, ``fn`` names it."""
         arg = self.host_tensor(tensor)
         terms, dims = self.index_terms(arg, index)
         mask = self.as_node(self.predicated(None, dims, required=True))
         node = self.emit("atomic_add", (self.stored_value(value, dims, arg.dtype),), arg.dtype, dims,
-                         "old", tensor=arg.name, terms=terms, index_dims=dims, sem=sem, extra_mask=mask)
+                         "old", tensor=arg.name, terms=terms, index_dims=dims, sem=sem, extra_mask=mask, fn=fn)
         return DeviceValue(node)
 
     def stored_value(self, value: Any, dims: tuple[Dim, ...], dtype: torch.dtype) -> Any:
@@ -390,8 +394,10 @@ class OpLowering:
                 if Dim(block=item.block_id) not in dims:
                     dims.append(Dim(block=item.block_id))
             elif isinstance(item, slice):
-                if item != slice(None):
-                    raise exc.UnsupportedOperation("only full slices `:` are supported when indexing host tensors")
+                if not (item.start is None and item.stop is None and item.step is None):
+                    raise exc.UnsupportedOperation(
+                        f"only full slices `:` are supported when indexing host tensors ({arg.name!r}); "
+                        "index with a tile, or with `start + hl.arange(n)` for a run of n elements")
                 size = arg.size_syms[tdim]
                 if not symbols.is_symbolic(size) and symbols.hint(size) == 1:
                     terms.append(("zero", None, tdim))
@@ -437,9 +443,18 @@ class OpLowering:
             raise exc.ShapeMismatch("hl.dot: batch dimensions differ")
         for d in (*dims[-2:], k_a):  # tl.dot needs M, N, K >= 16 (batch dims are free)
             if d.block is not None:
-                self.blocks[d.block].min_size = 16
-        common = torch.promote_types(a.dtype, b.dtype)
-        a, b = self.cast(a, common), self.cast(b, common)
+                self.blocks[d.block].min_size = max(self.blocks[d.block].min_size, 16)
+        if k_a.block is not None and min(a.dtype.itemsize, b.dtype.itemsize) == 1:
+            self.blocks[k_a.block].min_size = 32  # 8-bit operands: sm_90's dot needs K >= 32
+        if a.dtype.itemsize == 1 and b.dtype.itemsize == 1 and a.dtype.is_floating_point \
+                and b.dtype.is_floating_point:
+            common = a.dtype  # fp8 x fp8 (e4m3 with e5m2 too): tl.dot takes them as they are
+        else:
+            try:
+                common = torch.promote_types(a.dtype, b.dtype)
+            except RuntimeError as e:
+                raise exc.DtypeMismatch(f"hl.dot of {a.dtype} and {b.dtype}: {e}") from None
+            a, b = self.cast(a, common), self.cast(b, common)
         accum = torch.int32 if not common.is_floating_point else torch.float32
         acc_node = None
         if acc is not None:
@@ -528,6 +543,14 @@ def _var(x: DeviceValue, dim: Any = None, unbiased: Any = None, keepdim: bool = 
     return (squares / (max(count, 1) if isinstance(count, int) else count)).to(x.dtype)
 
 
+def _var_mean(x: DeviceValue, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+              correction: Any = None) -> tuple[DeviceValue, DeviceValue]:
+    """``torch.var_mean``: (variance, mean), each as ``torch.var``/``torch.mean`` give it."""
+    if isinstance(unbiased, (int, list, tuple)) and not isinstance(unbiased, bool) and dim is None:
+        dim, unbiased = unbiased, None
+    return (_var(x, dim, unbiased, keepdim, correction=correction), _mean(x, dim, keepdim))
+
+
 def _std(x: DeviceValue, *args: Any, **kwargs: Any) -> DeviceValue:
     return torch.sqrt(_var(x, *args, **kwargs))
 
@@ -569,6 +592,6 @@ def _cumulative(kind: str) -> Any:
 
 _DECOMPOSITIONS = {
     "cumsum": _cumulative("cumsum"), "cumprod": _cumulative("cumprod"),
-    "mean": _mean, "var": _var, "std": _std, "softmax": _softmax, "log_softmax": _log_softmax,
+    "mean": _mean, "var": _var, "var_mean": _var_mean, "std": _std, "softmax": _softmax, "log_softmax": _log_softmax,
     "max": _max_or_min("max"), "min": _max_or_min("min"),
 }

@@ -229,6 +229,20 @@ class HostTensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         _ctx().store(self, _as_list(index), value, None)
 
+    def _new(self, size: Any, value: Any, dtype: torch.dtype | None) -> DeviceValue:
+        shape = list(size[0]) if len(size) == 1 and isinstance(size[0], (list, tuple, torch.Size)) else list(size)
+        return _ctx().full(shape, value, dtype or self.meta.dtype)
+
+    def new_zeros(self, *size: Any, dtype: torch.dtype | None = None, **_: Any) -> DeviceValue:
+        """A device tensor of zeros (as ``hl.zeros``), of this tensor's dtype unless given."""
+        return self._new(size, 0, dtype)
+
+    def new_ones(self, *size: Any, dtype: torch.dtype | None = None, **_: Any) -> DeviceValue:
+        return self._new(size, 1, dtype)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: torch.dtype | None = None, **_: Any) -> DeviceValue:
+        return self._new((size,), fill_value, dtype)
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)

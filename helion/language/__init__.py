@@ -22,13 +22,56 @@ class constexpr:  # noqa: N801 (public Helion spelling)
 
 
 class RegisteredBlockSize:
-    """Host-side handle returned by :func:`register_block_size`; a tunable block size."""
+    """Host-side handle returned by :func:`register_block_size`; a tunable block size.
 
-    def __init__(self, block_id: int | None, low: int, high: int):
+    Used as ``block_size=`` or a dim of ``hl.zeros`` it stays symbolic. Read as a number
+    (arithmetic, ``int()``, a shape or ``range`` bound) it is the running config's block size:
+    the kernel is then traced once per value of it (as for ``hl.register_tunable``)."""
+
+    def __init__(self, block_id: int | None, low: int, high: int, value: int | None = None,
+                 on_read: Any = None):
         self.block_id, self.low, self.high = block_id, low, high
+        self._value, self._on_read = value, on_read
 
     def __repr__(self) -> str:
         return f"RegisteredBlockSize(id={self.block_id}, {self.low}..{self.high})"
+
+    def __int__(self) -> int:
+        if self._value is None:
+            from .. import exc
+            raise exc.UnsupportedOperation("the value of an hl.register_block_size block size is only "
+                                           "known inside a @helion.kernel call")
+        if self._on_read is not None:
+            self._on_read(self.block_id)
+        return self._value
+
+    __index__ = __int__
+
+    def __float__(self) -> float:
+        return float(int(self))
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def _block_size_arithmetic(name: str) -> None:
+    def forward(self: RegisteredBlockSize, other: Any) -> Any:
+        other = int(other) if isinstance(other, RegisteredBlockSize) else other
+        return getattr(int(self), name)(other)
+    setattr(RegisteredBlockSize, name, forward)
+
+
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__floordiv__",
+              "__rfloordiv__", "__truediv__", "__rtruediv__", "__mod__", "__rmod__", "__pow__", "__rpow__",
+              "__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__lshift__",
+              "__rshift__", "__rlshift__", "__rrshift__", "__and__", "__rand__", "__or__", "__ror__"):
+    if _name == "__neg__":
+        setattr(RegisteredBlockSize, _name, lambda self: -int(self))
+    else:
+        _block_size_arithmetic(_name)
 
 
 def tile(begin_or_end: Any, end_or_none: Any = None, /, block_size: Any = None) -> Any:
@@ -36,17 +79,34 @@ def tile(begin_or_end: Any, end_or_none: Any = None, /, block_size: Any = None) 
     return require("tile").tile(begin_or_end, end_or_none, block_size)
 
 
+def jagged_tile(parent: Any) -> Any:
+    """Iterate over a ragged inner dimension: ``parent`` is a 1-D device tensor over an enclosing
+    tile holding each lane's end. The loop runs to ``parent.amax()`` and every load, store and
+    reduction that indexes the child tile together with the parent tile is masked to
+    ``tile.index < parent`` per lane, as if each lane had its own ``hl.tile(parent[i])``::
+
+        for tile_b in hl.tile(b):
+            lengths = ends[tile_b] - starts[tile_b]
+            for tile_k in hl.jagged_tile(lengths):
+                acc = acc + x[starts[:, None] + tile_k.index[None, :]].sum(dim=1)
+    """
+    return require("jagged_tile").jagged_tile(parent)
+
+
+vtile = jagged_tile  # the name newer public releases use
+
+
 def grid(begin_or_end: Any, end_or_none: Any = None, /) -> Any:
     """Iterate over single indices (scalars) of ``range(begin, end)``; lists give tuples."""
     return require("grid").grid(begin_or_end, end_or_none)
 
 
-def zeros(shape: Sequence[Any], dtype: torch.dtype = torch.float32) -> Any:
+def zeros(shape: Sequence[Any], dtype: torch.dtype = torch.float32, device: Any = None) -> Any:
     """A device tensor of zeros whose dims are tiles, block sizes or ints."""
     return require("zeros").full(shape, 0.0, dtype)
 
 
-def full(shape: Sequence[Any], value: Any, dtype: torch.dtype = torch.float32) -> Any:
+def full(shape: Sequence[Any], value: Any, dtype: torch.dtype = torch.float32, device: Any = None) -> Any:
     """A device tensor filled with ``value``."""
     return require("full").full(shape, value, dtype)
 
@@ -75,6 +135,52 @@ def store(tensor: torch.Tensor, index: Sequence[Any], value: Any, extra_mask: An
 def atomic_add(tensor: torch.Tensor, index: Sequence[Any], value: Any, sem: str = "relaxed") -> Any:
     """Atomically add ``value`` into ``tensor[index]``; returns the previous values."""
     return require("atomic_add").atomic_add(tensor, list(index), value, sem)
+
+
+def _atomic(fn: str) -> Any:
+    def atomic(tensor: torch.Tensor, index: Sequence[Any], value: Any, sem: str = "relaxed") -> Any:
+        return require(f"atomic_{fn}").atomic_add(tensor, list(index), value, sem, fn)
+    atomic.__name__ = atomic.__qualname__ = f"atomic_{fn}"
+    atomic.__doc__ = f"Atomically combine ``value`` into ``tensor[index]`` with {fn}; returns the previous values."
+    return atomic
+
+
+atomic_max = _atomic("max")
+atomic_min = _atomic("min")
+atomic_xchg = _atomic("xchg")
+atomic_and = _atomic("and")
+atomic_or = _atomic("or")
+atomic_xor = _atomic("xor")
+
+
+def tile_begin(tile: Any) -> Any:
+    """``tile.begin`` (public function spelling)."""
+    return tile.begin
+
+
+def tile_end(tile: Any) -> Any:
+    """``tile.end``."""
+    return tile.end
+
+
+def tile_block_size(tile: Any) -> Any:
+    """``tile.block_size``."""
+    return tile.block_size
+
+
+def tile_id(tile: Any) -> Any:
+    """``tile.id``."""
+    return tile.id
+
+
+def tile_index(tile: Any) -> Any:
+    """``tile.index``."""
+    return tile.index
+
+
+def subscript(tensor: Any, index: Sequence[Any]) -> Any:
+    """``tensor[index]`` of a device value, where ``index`` holds ``:``, ``None`` and ``...``."""
+    return tensor[tuple(index)]
 
 
 def associative_scan(combine_fn: Any, input_tensor: Any, dim: int, reverse: bool = False) -> Any:
@@ -140,8 +246,11 @@ def register_block_size(min_or_max: int, max_or_none: int | None = None, /) -> R
     if executor is not None and hasattr(executor, "register_block_size"):  # reference mode
         return executor.register_block_size(int(low), int(high))
     tracer = host_tracer()
-    block_id = tracer.register_block_size(low, high) if tracer is not None else None
-    return RegisteredBlockSize(block_id, int(low), int(high))
+    if tracer is not None:
+        block_id, value = tracer.register_block_size(low, high)
+        return RegisteredBlockSize(block_id, int(low), int(high), value, tracer.read_block_size)
+    from ._dispatch import next_block_size
+    return RegisteredBlockSize(None, int(low), int(high), next_block_size())
 
 
 def register_tunable(name: str, fragment: Any) -> Any:
@@ -176,7 +285,9 @@ def specialize(value: Any) -> Any:
 
 
 __all__ = [
-    "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "constexpr", "cumprod", "cumsum", "dot",
-    "full", "grid", "load", "rand", "randint", "reduce", "register_block_size", "register_tunable", "specialize",
+    "RegisteredBlockSize", "arange", "associative_scan", "atomic_add", "atomic_and", "atomic_max", "atomic_min",
+    "atomic_or", "atomic_xchg", "atomic_xor", "subscript", "tile_begin", "tile_block_size", "tile_end", "tile_id",
+    "tile_index", "constexpr", "cumprod", "cumsum", "dot",
+    "full", "grid", "jagged_tile", "vtile", "load", "rand", "randint", "reduce", "register_block_size", "register_tunable", "specialize",
     "static_range", "store", "tile", "zeros",
 ]

@@ -60,3 +60,15 @@ def tunable_values() -> dict[str, Any] | None:
 def running_with(values: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
     """Make ``values`` what ``hl.register_tunable`` returns inside the block."""
     return _swapped("tunables", values)
+
+
+def next_block_size() -> int | None:
+    """At run time: the running config's value of the next ``hl.register_block_size`` (they are
+    registered in the same order each call), or None outside a compiled run."""
+    values = tunable_values()
+    if values is None or "\0block_sizes" not in values:
+        return None
+    sizes = values["\0block_sizes"]
+    count = values.get("\0taken", 0)
+    values["\0taken"] = count + 1
+    return sizes[count] if count < len(sizes) else None

@@ -177,7 +177,7 @@ class BoundKernel:
     """A kernel specialized to one set of argument shapes, dtypes and devices."""
 
     def __init__(self, kernel: Kernel, args: tuple, tunable_values: dict[str, Any] | None = None,
-                 device: torch.device | None = None):
+                 device: torch.device | None = None, block_values: dict[int, int] | None = None):
         self.kernel = kernel
         self.settings = kernel.settings
         devices = [a.device for a in args if isinstance(a, torch.Tensor)]
@@ -187,6 +187,10 @@ class BoundKernel:
         self.tunables: dict[str, Any] = {}
         self.tunable_values: dict[str, Any] = dict(tunable_values or {})
         self._variants: dict[str, BoundKernel] = {}
+        # hl.register_block_size values host or device code read as numbers (block id -> the
+        # value this trace used); a config with other sizes for them compiles through a variant
+        self.block_values: dict[int, int] = dict(block_values or {})
+        self.read_blocks: set[int] = set()
         self._meta_args = tuple(_meta(a) for a in args)
         self.gpu = self.device.type == "cuda"
         self.num_sms = torch.cuda.get_device_properties(self.device).multi_processor_count if self.gpu else 4
@@ -225,7 +229,22 @@ class BoundKernel:
         watch = host_ops.watching(program.source.filename, name, list(self.settings.ignore_warnings))
         with tracing_host(self), _tracing_mode(self.settings.static_shapes, args) as traced_args, watch:
             try:
-                host(*traced_args)
+                try:
+                    host(*traced_args)
+                except RuntimeError as e:
+                    if "meta tensors" not in str(e) and "data-dependent" not in str(e).lower():
+                        raise
+                    error = exc.UnsupportedOperation(
+                        "host code reads the data of a tensor (e.g. .item(), int(t), a size taken "
+                        "from a tensor's values) while the kernel binds, where tensors have shapes "
+                        "but no values; take sizes from shapes (x.size(0)) or pass the value as an "
+                        "int argument")
+                    tb = e.__traceback__
+                    while tb is not None:
+                        if tb.tb_frame.f_code.co_filename == program.source.filename:
+                            error.at(program.source.filename, tb.tb_lineno)
+                        tb = tb.tb_next
+                    raise error from None
             except exc.HelionError as e:
                 if e.lineno is None:
                     tb = e.__traceback__
@@ -235,13 +254,29 @@ class BoundKernel:
                         tb = tb.tb_next
                 raise
 
-    def register_block_size(self, low: int, high: int) -> int:
-        """Called by ``hl.register_block_size`` while tracing host code."""
+    def register_block_size(self, low: int, high: int) -> tuple[int, int]:
+        """Called by ``hl.register_block_size`` while tracing host code: the block's id and the
+        value this trace gives it (a variant's, else a provisional power of two in range)."""
         knob = sum(1 for b in self.blocks if b.kind == "tile" and b.knob is not None)
         block = Block(len(self.blocks), "tile", None, knob=knob)
         self.blocks.append(block)
         self.registered[block.id] = (int(low), int(high))
-        return block.id
+        if block.id not in self.block_values:
+            guess = 1 << max(int(low) - 1, 0).bit_length()
+            while guess * 2 <= min(int(high), 64):
+                guess *= 2
+            self.block_values[block.id] = guess
+        return block.id, self.block_values[block.id]
+
+    def read_block_size(self, block_id: int) -> None:
+        """Called when traced code reads a registered block size as a number."""
+        self.read_blocks.add(block_id)
+
+    def _registered_sizes(self, config: dict[str, Any]) -> dict[int, int]:
+        """The config's value of each registered block size read as a number."""
+        sizes = config.get("block_sizes") or []
+        return {b.id: sizes[b.knob] for b in self.blocks
+                if b.id in self.read_blocks and b.knob is not None and b.knob < len(sizes)}
 
     def register_tunable(self, name: str, fragment: Any) -> Any:
         """Called by ``hl.register_tunable`` while tracing host code."""
@@ -254,12 +289,15 @@ class BoundKernel:
         """The bound kernel whose trace used ``config``'s tunable values: self, or a variant
         traced with them (host code may size tiles from a tunable)."""
         wanted = {n: config[n] for n in self.tunables if n in config}
-        if all(self.tunable_values.get(n) == v for n, v in wanted.items()):
+        sizes = self._registered_sizes(config)
+        if all(self.tunable_values.get(n) == v for n, v in wanted.items()) \
+                and all(self.block_values.get(b) == v for b, v in sizes.items()):
             return self
-        key = Config(wanted).to_json()
+        key = Config(wanted).to_json() + repr(sorted(sizes.items()))
         variant = self._variants.get(key)
         if variant is None:
-            variant = self._variants[key] = BoundKernel(self.kernel, self._meta_args, wanted, self.device)
+            variant = self._variants[key] = BoundKernel(self.kernel, self._meta_args, wanted, self.device,
+                                                        {**self.block_values, **sizes})
             variant.num_sms, variant.gpu = self.num_sms, self.gpu
         return variant
 
@@ -272,7 +310,7 @@ class BoundKernel:
         if unknown:
             raise exc.InvalidConfig(f"unknown config keys {sorted(unknown)}; this kernel's knobs are "
                                     f"{list(self.config_space.names)}")
-        values = self._clamp_block_sizes(values)
+        values = self._broadcast_indexing(self._clamp_reduction_loops(self._clamp_block_sizes(values)))
         try:
             return self.config_space.normalize(values)
         except (search.InvalidConfig, search.InvalidValue, ValueError) as e:
@@ -304,6 +342,30 @@ class BoundKernel:
                 size = min(max(size, item.low), item.high)
             clamped.append(size)
         return {**values, "block_sizes": clamped}
+
+    def _broadcast_indexing(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``indexing="pointer"``: one form for every site (the public spelling)."""
+        indexing, param = values.get("indexing"), self.config_space.params.get("indexing")
+        if isinstance(indexing, str) and param is not None:
+            return {**values, "indexing": [indexing] * len(param.elements)}
+        return values
+
+    def _clamp_reduction_loops(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A ``reduction_loops`` chunk (a power of two) outside this kernel's choices becomes the
+        nearest chunk it offers below it (None, persistent, when it offers none): public configs
+        name chunks such as 32768 beyond the chunks this space searches."""
+        chunks = values.get("reduction_loops")
+        param = self.config_space.params.get("reduction_loops")
+        if not isinstance(chunks, (list, tuple)) or param is None or len(chunks) != len(param.elements):
+            return values
+        fitted = []
+        for chunk, item in zip(chunks, param.elements):
+            choices = list(getattr(item, "choices", ()))
+            if isinstance(chunk, int) and chunk > 0 and not chunk & (chunk - 1) and chunk not in choices:
+                below = [c for c in choices if isinstance(c, int) and c < chunk]
+                chunk = max(below) if below else (None if None in choices else chunk)
+            fitted.append(chunk)
+        return {**values, "reduction_loops": fitted}
 
     def choose_config(self, args: tuple) -> dict[str, Any]:
         """The config a plain call uses: ``config=`` (or the fastest of ``configs=``), the default
@@ -373,9 +435,10 @@ class BoundKernel:
         normalize = self.kernel.normalize_args
 
         tunables = {n: cfg[n] for n in self.tunables}
+        registered = [cfg["block_sizes"][b.knob] for b in self.blocks if b.id in self.registered]
 
         def run(*args: Any, **kwargs: Any) -> Any:
-            with running_with(tunables):
+            with running_with({**tunables, "\0block_sizes": registered}):
                 return host(*normalize(args, kwargs))
 
         run.config = Config(cfg)  # type: ignore[attr-defined]

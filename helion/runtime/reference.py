@@ -83,8 +83,9 @@ class ReferenceExecutor:
         import sys
         frame = sys._getframe(2)
         size = self.take_knobs((frame.f_code, frame.f_lineno, "register"), 1)[0]
-        handle = RegisteredBlockSize(None, low, high)
-        handle.reference_size = min(max(size, low), high)
+        value = min(max(size, low), high)
+        handle = RegisteredBlockSize(None, low, high, value)  # read as a number: this size
+        handle.reference_size = value
         return handle
 
     def register_tunable(self, name: str, fragment: Any) -> Any:
@@ -150,10 +151,14 @@ class ReferenceExecutor:
             value = torch.where(extra_mask, value, tensor[key])
         tensor[key] = value
 
-    def atomic_add(self, tensor: torch.Tensor, index: list[Any], value: Any, sem: str) -> torch.Tensor:
+    def atomic_add(self, tensor: torch.Tensor, index: list[Any], value: Any, sem: str,
+                   fn: str = "add") -> torch.Tensor:
         key = tuple(_convert(index))
         old = tensor[key].clone()
-        tensor[key] = old + value
+        combine = {"add": torch.add, "max": torch.maximum, "min": torch.minimum,
+                   "xchg": lambda a, b: torch.as_tensor(b, dtype=a.dtype).expand_as(a),
+                   "and": torch.bitwise_and, "or": torch.bitwise_or, "xor": torch.bitwise_xor}[fn]
+        tensor[key] = combine(old, torch.as_tensor(value, dtype=old.dtype, device=old.device))
         return old
 
 
@@ -197,6 +202,11 @@ class ReferenceExecutor:
         from .. import exc
         raise exc.UnsupportedOperation("hl.rand/hl.randint are not available in reference mode (Triton's "
                                        "Philox stream has no eager twin here); run the compiled kernel")
+
+    def jagged_tile(self, parent: Any) -> Any:
+        from .. import exc
+        raise exc.UnsupportedOperation("hl.jagged_tile is not available in reference mode (its per-lane "
+                                       "masks have no eager twin here); run the compiled kernel")
 
 
 def _combine(fn: Any, left: tuple, right: tuple, tupled: bool) -> tuple:

@@ -24,6 +24,11 @@ def _env_float(name: str) -> float | None:
 EFFORTS = ("none", "quick", "full")
 
 
+def _get_backend() -> str:
+    """The code-generation backend (newer public examples branch on it): always Triton here."""
+    return "triton"
+
+
 def _env_warnings() -> list[type[Warning]]:
     """``HELION_IGNORE_WARNINGS=TensorOperationInWrapper,...``: names of ``helion.exc`` warnings."""
     from .. import exc
