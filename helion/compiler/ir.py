@@ -44,6 +44,7 @@ class Block:
     begin: int = 0                   # static start of a top-level tile
     sym: Any = None                  # the extent as a torch.SymInt when shapes are dynamic
     loopable: bool = True            # reduction: may be computed in chunks
+    max_extent: int | None = None    # an upper bound on a runtime-bounded loop's elements (for the space)
 
     @property
     def symbol(self) -> str:
