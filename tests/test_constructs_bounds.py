@@ -59,3 +59,29 @@ def test_a_loop_starting_at_a_tile_begin_is_bounded_by_its_host_end():
     rng = np.random.default_rng(1)
     for config in [bound.config_space.default()] + [bound.config_space.sample(rng) for _ in range(3)]:
         torch.testing.assert_close(bound.compile_config(config)(x), expected, rtol=1e-4, atol=1e-4)
+
+
+@helion.kernel(static_shapes=True)
+def chunk_column_sums(x: torch.Tensor) -> torch.Tensor:
+    """out[c, :] = the column sums of row chunk c: a store of an [n] value to ``out[tile.id, :]``."""
+    m, n = x.size()
+    out = torch.zeros([m, n], dtype=torch.float32, device=x.device)
+    for chunk in hl.tile(m, block_size=4):
+        acc = hl.zeros([n], dtype=torch.float32)
+        for tile_m in hl.tile(chunk.begin, chunk.end):
+            acc = acc + torch.sum(x[tile_m, :], dim=0)
+        out[chunk.id, :] = acc
+    return out
+
+
+def test_a_site_whose_dims_all_have_one_element_keeps_its_shape():
+    """With n == 1 every indexed dim of ``out[chunk.id, :]`` has one element; the pointer was a
+    scalar while the value was a [1] block (Triton refuses that store)."""
+    for n in (1, 3):
+        x = torch.randn(10, n)
+        expected = torch.zeros(10, n)
+        expected[:3] = torch.stack([x[i:i + 4].sum(0) for i in range(0, 10, 4)])
+        bound = chunk_column_sums.bind((x,))
+        rng = np.random.default_rng(n)
+        for config in [bound.config_space.default()] + [bound.config_space.sample(rng) for _ in range(2)]:
+            torch.testing.assert_close(bound.compile_config(config)(x), expected, rtol=1e-4, atol=1e-4)
