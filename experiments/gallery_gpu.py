@@ -98,6 +98,12 @@ PLAIN_TORCH: dict[str, Callable[..., Any]] = {
     **dict.fromkeys(["elementwise_3d", "elementwise_3d_tuple"], lambda x, y, z: x * torch.sigmoid(y) + z),
     "attention": F.scaled_dot_product_attention,
     "attention_causal": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+    **dict.fromkeys(["softmax_backward", "softmax_backward_looped"],
+                    lambda g, y: torch.ops.aten._softmax_backward_data(g, y, 1, y.dtype)),
+    "cross_entropy": lambda logits, targets: F.cross_entropy(logits, targets, reduction="none"),
+    **dict.fromkeys(["embedding", "embedding_3d"], F.embedding),
+    "split_k_matmul": torch.matmul,
+    "dropout": lambda x, p, seed: F.dropout(x, p),
 }
 
 

@@ -63,6 +63,15 @@ GALLERY_NAMES: tuple[str, ...] = (
     "scale_add",
     "length_mask",
     "attention",
+    "norm_backward",
+    "softmax_backward",
+    "cross_entropy",
+    "embedding",
+    "split_k_matmul",
+    "jagged",
+    "absmax_scale",
+    "dropout",
+    "segmented_scan",
 )
 
 
