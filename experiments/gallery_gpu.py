@@ -12,8 +12,8 @@ run), with ``bound.config_space.default()``:
    what a user writes), for the plain bf16 torch op where the reference upcasts ("torch", see
    ``PLAIN_TORCH``) and, with ``--compile``, for ``torch.compile(reference)``;
 3. ratios to same-run baselines: memory-bound kernels as a fraction of the device-to-device copy
-   bandwidth (``dst.copy_(src)`` of 1 GiB; bytes read + written), matmul kernels as a fraction of
-   cuBLAS bf16 TFLOP/s at 4096^3.
+   bandwidth (``dst.copy_(src)`` of 1 GiB; bytes read + written), matmul kernels (and modules that
+   define ``flops(size, kernel_name)``, e.g. attention) as a fraction of cuBLAS bf16 TFLOP/s at 4096^3.
 
 Errors are caught per kernel and reported in the table; a lost CUDA context (an illegal memory
 access) skips the rest. Results are written after every kernel, so a run cut short keeps them.
@@ -96,6 +96,14 @@ PLAIN_TORCH: dict[str, Callable[..., Any]] = {
     "matmul_bias_relu": lambda x, y, bias: torch.relu(torch.addmm(bias, x, y)),
     **dict.fromkeys(["bmm", "bmm_add"], torch.bmm),
     **dict.fromkeys(["elementwise_3d", "elementwise_3d_tuple"], lambda x, y, z: x * torch.sigmoid(y) + z),
+    "attention": F.scaled_dot_product_attention,
+    "attention_causal": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+    **dict.fromkeys(["softmax_backward", "softmax_backward_looped"],
+                    lambda g, y: torch.ops.aten._softmax_backward_data(g, y, 1, y.dtype)),
+    "cross_entropy": lambda logits, targets: F.cross_entropy(logits, targets, reduction="none"),
+    **dict.fromkeys(["embedding", "embedding_3d"], F.embedding),
+    "split_k_matmul": torch.matmul,
+    "dropout": lambda x, p, seed: F.dropout(x, p),
 }
 
 
@@ -295,7 +303,7 @@ class Bench:
         if self.with_compile:
             compiled = self._compiled_reference(reference)
             self._add_baseline(row, "compiled", self._baseline(("compiled", id(reference), *key), compiled, args))
-        self._add_roofline(row, module_name, args)
+        self._add_roofline(row, module_name, kernel_name, size, args)
         return row
 
     @staticmethod
@@ -306,12 +314,15 @@ class Bench:
         row[f"{name}_ms"], row[f"{name}_host_ms"] = timing["ms"], timing["host_ms"]
         row[f"speedup_vs_{name}"] = timing["ms"] / row["time_ms"]
 
-    def _add_roofline(self, row: dict, module_name: str, args: Sequence[Any]) -> None:
+    def _add_roofline(self, row: dict, module_name: str, kernel_name: str, size: Sequence[Any],
+                      args: Sequence[Any]) -> None:
         seconds = row["time_ms"] * 1e-3
         row["gbps"] = row["bytes"] / seconds / 1e9
-        if module_name in MATMUL_MODULES:
+        count_flops = getattr(GALLERY[module_name], "flops", None)  # compute-bound modules say how many
+        if module_name in MATMUL_MODULES or count_flops is not None:
             x, y = args[0], args[1]
-            row["flops"] = 2 * x.numel() * y.shape[-1]  # [b,] m, k times n
+            # [b,] m, k times n
+            row["flops"] = count_flops(size, kernel_name) if count_flops else 2 * x.numel() * y.shape[-1]
             row["tflops"] = row["flops"] / seconds / 1e12
             if "matmul_tflops" in self.baselines:
                 row["frac_matmul_baseline"] = row["tflops"] / self.baselines["matmul_tflops"]
@@ -510,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
             "timer": "cuda_events" if device.type == "cuda" else "perf_counter"}
     print(f"{meta['device']}; torch {meta['torch']}, triton {meta['triton']}; {meta['date']}", flush=True)
     timer = Timer(device, repeats, warmup)
-    with_matmul = args.smoke or any(module_name in MATMUL_MODULES for module_name, _, _ in cases)
+    with_matmul = args.smoke or any(module_name in MATMUL_MODULES or hasattr(GALLERY[module_name], "flops")
+                                    for module_name, _, _ in cases)
     baselines = measure_baselines(timer, device, with_matmul)
     print(f"copy {baselines['copy_gbps']:.0f} GB/s" + (f", matmul {baselines['matmul_tflops']:.1f} TFLOP/s"
                                                         if with_matmul else ""), flush=True)

@@ -21,6 +21,10 @@ Every module ``experiments/kernels/<name>.py`` defines:
   element count (matmuls cap ``m * k * n``; ``hl.grid`` runs a program per row) or when some sizes
   are numerically ill-conditioned for a kernel (layer_norm's short rows).
 
+Optionally ``flops(size, kernel_name) -> float``: the floating-point operations of one call, for a
+compute-bound module; ``experiments/gallery_gpu.py`` then reports TFLOP/s against cuBLAS instead of
+a fraction of the copy bandwidth.
+
 ``GALLERY`` maps module names to modules; modules are imported on first access, so listing the
 names does not import Helion.
 """
@@ -58,6 +62,16 @@ GALLERY_NAMES: tuple[str, ...] = (
     "grid_copy",
     "scale_add",
     "length_mask",
+    "attention",
+    "norm_backward",
+    "softmax_backward",
+    "cross_entropy",
+    "embedding",
+    "split_k_matmul",
+    "jagged",
+    "absmax_scale",
+    "dropout",
+    "segmented_scan",
 )
 
 

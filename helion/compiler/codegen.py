@@ -698,6 +698,7 @@ class KernelCodegen(CombineCodegen):
         arg = self.fn.tensor_args[node.attrs["tensor"]]
         rank = len(dims)
         parts = []
+        shaped = False
         for kind, payload, tdim in node.attrs["terms"]:
             if kind in ("newaxis", "zero"):
                 continue
@@ -713,6 +714,12 @@ class KernelCodegen(CombineCodegen):
                 positions = [dims.index(d) for d in payload.dims]
                 expr = self.expand(self.ref(payload), positions, rank)
             parts.append(expr if stride == 1 else f"{expr} * {stride}")
+            shaped = shaped or (kind == "gather" or (kind == "block" and payload != dropped))
+        if rank and not shaped:
+            # Every indexed dim has one element (``t[:]`` of a length-1 dim, ``None``): the site's
+            # value still has dims [1, ...], so the pointer does too (a store of a [1] block
+            # through a scalar pointer does not compile).
+            parts.append(f"tl.zeros({self.shape_text(dims)}, tl.int32)")
         return f"{arg.name} + ({' + '.join(parts)})" if parts else arg.name
 
     def _mask_with_extra(self, dims: tuple[Dim, ...], extra: Any) -> str | None:

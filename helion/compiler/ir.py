@@ -45,6 +45,7 @@ class Block:
     sym: Any = None                  # the extent as a torch.SymInt when shapes are dynamic
     loopable: bool = True            # reduction: may be computed in chunks
     jagged: Any = None               # hl.jagged_tile: (parent block id, node of the per-lane ends)
+    max_extent: int | None = None    # an upper bound on a runtime-bounded loop's elements (for the space)
 
     @property
     def symbol(self) -> str:

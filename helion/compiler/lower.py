@@ -374,8 +374,28 @@ class DeviceLowering(BranchLowering, CombineLowering, RandomLowering, ops.OpLowe
                 block.sym = sym
             if spec.jagged is not None:
                 block.jagged = (spec.jagged.node.dims[0].block, spec.jagged.node)
+            if extent is None and not spec.is_grid:
+                bound = self._extent_bound(begin, end)
+                block.max_extent = max(block.max_extent or 0, bound or 0) if bound else block.max_extent
             ids.append(block.id)
         return ids
+
+    def _static_bound(self, value: Any, which: int) -> int | None:
+        """A host integer bounding ``value`` (which=0: from below, 1: from above): the value itself,
+        or for a tile's ``begin``/``end`` the matching static bound of that tile's loop."""
+        if symbols.is_host_int(value):
+            return symbols.hint(value)
+        node = getattr(value, "node", None)
+        if node is None or node.op != ("tile_begin", "tile_end")[which] or "block" not in node.attrs:
+            return None
+        bound = self.loop_bounds.get(node.attrs["block"], (None, None))[which]
+        return self._static_bound(bound, which) if bound is not None else None
+
+    def _extent_bound(self, begin: Any, end: Any) -> int | None:
+        """At most how many elements ``hl.tile(begin, end)`` with device bounds walks, when ``begin``
+        is bounded below and ``end`` above by host integers (``hl.tile(0, tile.end)``), else None."""
+        low, high = self._static_bound(begin, 0), self._static_bound(end, 1)
+        return max(high - low, 1) if low is not None and high is not None else None
 
     def _new_block(self, kind: str, extent: int | None, knob: bool = False, fixed: int | None = None) -> Block:
         index = None

@@ -52,7 +52,7 @@ def tile_bounds(block: Block, registered: dict[int, tuple[int, int]]) -> tuple[i
     if block.id in registered:
         reg_low, reg_high = registered[block.id]
         return max(low, next_power_of_2(reg_low)), max(low, next_power_of_2(reg_high))
-    extent = block.extent if block.extent is not None else 256
+    extent = block.extent if block.extent is not None else (block.max_extent or 256)
     return low, max(low, min(next_power_of_2(extent), MAX_BLOCK))
 
 

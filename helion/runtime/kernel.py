@@ -207,6 +207,8 @@ class BoundKernel:
         self.config_space = build_space(self.blocks, [f for f in self.functions if f is not None],
                                         self.registered, hopper=is_hopper(self.device),
                                         tunables={n: f.to_param() for n, f in self.tunables.items()})
+        if self.tunables:
+            self.config_space = self._with_variant_constraint(self.config_space)
         self._compiled: dict[str, Callable[..., Any]] = {}
         self.chosen_config: Config | None = None  # what a plain call picked (tuned or given)
         self.numel_max = max([a.numel() for a in args if isinstance(a, torch.Tensor)], default=0)
@@ -300,6 +302,29 @@ class BoundKernel:
                                                         {**self.block_values, **sizes})
             variant.num_sms, variant.gpu = self.num_sms, self.gpu
         return variant
+
+    def _with_variant_constraint(self, space: Any) -> Any:
+        """``space`` and one more constraint: the bound kernel traced with a config's tunable values
+        accepts the config. Its blocks and sites differ from this trace's (a tunable may size a
+        buffer or fix a block), so its constraints may reject what this trace's accept (a partial-sum
+        buffer of 4 rows read through a tensor descriptor whose box is then under 128 bytes)."""
+        import search
+
+        def variant_accepts(config: dict[str, Any]) -> bool:
+            variant = self.for_config(config)
+            if variant is self:
+                return True
+            try:
+                variant.normalize_config(config)
+            except exc.InvalidConfig:
+                return False
+            return True
+
+        constraint = search.Constraint("tunable_variant", variant_accepts,
+                                       message="the kernel traced with these hl.register_tunable values "
+                                               "rejects the rest of the config")
+        return search.Space(dict(space.params), [*space.constraints, constraint],
+                            detached_constraints=space.detached_constraints)
 
     # --- configs ----------------------------------------------------------------------------------
     def normalize_config(self, config: Config | dict[str, Any]) -> dict[str, Any]:
