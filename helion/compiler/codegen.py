@@ -307,8 +307,9 @@ class KernelCodegen(CombineCodegen):
         self.persistent_loop()
         self.program_ids()
         self.matrix_descriptors()
+        used = self.fn.used_blocks()
         for block in self.fn.blocks:
-            if block.kind == "reduction" and block.id not in self.cfg.looped:
+            if block.kind == "reduction" and block.id not in self.cfg.looped and block.id in used:
                 self.block_indices(block.id, "0", self.extent_text(block.id))
         items: list[Any] = list(self.fn.body)
         for block_id in self.cfg.looped:  # at most one (ResolvedConfig)
@@ -522,10 +523,13 @@ class KernelCodegen(CombineCodegen):
         names = self.symbol_names
         for sym, (tensor, dim) in sorted(self.fn.symbols.items(), key=lambda item: names[item[0]]):
             lines.append(f"    {names[sym]} = {tensor}.size({dim})")
+        used = self.fn.used_blocks()
         for block in self.fn.blocks:
             if block.kind == "grid":
                 continue
-            if block.kind == "reduction" and block.sym is not None and block.id not in self.cfg.looped:
+            if block.kind == "reduction" and block.id not in used:
+                lines.append(f"    {block.symbol} = 1  # another loop's")
+            elif block.kind == "reduction" and block.sym is not None and block.id not in self.cfg.looped:
                 lines.append(f"    {block.symbol} = triton.next_power_of_2({self.extent_text(block.id, True)})")
             else:
                 lines.append(f"    {block.symbol} = {self.cfg.sizes[block.id]}")

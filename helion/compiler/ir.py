@@ -130,6 +130,10 @@ class DeviceFunction:
     def block(self, block_id: int) -> Block:
         return self.blocks[block_id]
 
+    def used_blocks(self) -> set[int]:
+        """Ids of the blocks this loop's values span (``blocks`` lists every loop's blocks)."""
+        return {d.block for node in self.walk() for d in node.dims if d.block is not None}
+
     def walk(self) -> list[Node]:
         """All nodes, nested loop bodies included, in program order."""
         out: list[Node] = []

@@ -112,14 +112,17 @@ class DeviceLowering(BranchLowering, CombineLowering, RandomLowering, ops.OpLowe
         return True
 
     def _size_symbols(self) -> dict[Any, tuple[str, int]]:
-        """Each size symbol, found as a whole dimension of a tensor the loop captures."""
+        """Each symbolic size found as a whole dimension of a tensor the loop captures: plain
+        symbols first, then compound ones (``batch * seq`` of a flattened tensor), so that an
+        expression no single symbol spells is still read from a tensor at launch."""
         found: dict[Any, tuple[str, int]] = {}
-        for name in self.loop.captured:
-            value = self.env.get(name)
-            if isinstance(value, HostTensor):
-                for dim, size in enumerate(value.meta.shape):
-                    if symbols.is_symbolic(size) and size.node.expr.is_Symbol:
-                        found.setdefault(size.node.expr, (name, dim))
+        for plain in (True, False):
+            for name in self.loop.captured:
+                value = self.env.get(name)
+                if isinstance(value, HostTensor):
+                    for dim, size in enumerate(value.meta.shape):
+                        if symbols.is_symbolic(size) and size.node.expr.is_Symbol == plain:
+                            found.setdefault(size.node.expr, (name, dim))
         return found
 
     # --- host values ---------------------------------------------------------------------------

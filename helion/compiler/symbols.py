@@ -50,11 +50,11 @@ def render(value: Any, names: dict[Any, str], python: bool = False) -> str:
 
 
 def _print(expr: Any, names: dict[Any, str], python: bool) -> str:
-    if expr.is_Symbol:
-        if expr not in names:
-            raise exc.UnsupportedOperation(
-                f"static_shapes=False: the size {expr} is not a dimension of a tensor the device loop uses")
+    if expr in names:
         return names[expr]
+    if expr.is_Symbol:
+        raise exc.UnsupportedOperation(
+            f"static_shapes=False: the size {expr} is not a dimension of a tensor the device loop uses")
     if expr.is_Integer:
         return str(int(expr))
     args = [_print(a, names, python) for a in expr.args]
