@@ -187,6 +187,7 @@ class KernelCodegen(CombineCodegen):
         self.dynamic: set[int] = set()  # blocks whose bounds are device values (always masked)
         self.active: set[int] = set()   # blocks whose indices/masks are in scope at this point
         self.symbol_names = fn.symbol_names()
+        self.used_blocks = fn.used_blocks()
         self.squeezed: set[int] = set()  # nodes whose variable holds them without the unit batch dim,
         # after the loop too (ref() reshapes them for full-rank users)
         self.squeezed_descriptors = 0  # 2-D TMA descriptors of squeezed sites (stacked or per matrix)
@@ -307,9 +308,8 @@ class KernelCodegen(CombineCodegen):
         self.persistent_loop()
         self.program_ids()
         self.matrix_descriptors()
-        used = self.fn.used_blocks()
         for block in self.fn.blocks:
-            if block.kind == "reduction" and block.id not in self.cfg.looped and block.id in used:
+            if block.kind == "reduction" and block.id not in self.cfg.looped and block.id in self.used_blocks:
                 self.block_indices(block.id, "0", self.extent_text(block.id))
         items: list[Any] = list(self.fn.body)
         for block_id in self.cfg.looped:  # at most one (ResolvedConfig)
@@ -523,11 +523,10 @@ class KernelCodegen(CombineCodegen):
         names = self.symbol_names
         for sym, (tensor, dim) in sorted(self.fn.symbols.items(), key=lambda item: names[item[0]]):
             lines.append(f"    {names[sym]} = {tensor}.size({dim})")
-        used = self.fn.used_blocks()
         for block in self.fn.blocks:
             if block.kind == "grid":
                 continue
-            if block.kind == "reduction" and block.id not in used:
+            if block.kind == "reduction" and block.id not in self.used_blocks:
                 lines.append(f"    {block.symbol} = 1  # another loop's")
             elif block.kind == "reduction" and block.sym is not None and block.id not in self.cfg.looped:
                 lines.append(f"    {block.symbol} = triton.next_power_of_2({self.extent_text(block.id, True)})")

@@ -120,7 +120,7 @@ class DeviceFunction:
     captured: list[str]
     body: list[Node]
     uses_libdevice: bool = False
-    symbols: dict[Any, tuple[str, int]] = field(default_factory=dict)  # sympy symbol -> (tensor, dim)
+    symbols: dict[Any, tuple[str, int]] = field(default_factory=dict)  # sympy size expression -> (tensor, dim)
     elided_fills: list[str] = field(default_factory=list)  # zero-filled tensors the loop overwrites whole
 
     def symbol_names(self) -> dict[Any, str]:

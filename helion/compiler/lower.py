@@ -112,17 +112,15 @@ class DeviceLowering(BranchLowering, CombineLowering, RandomLowering, ops.OpLowe
         return True
 
     def _size_symbols(self) -> dict[Any, tuple[str, int]]:
-        """Each symbolic size found as a whole dimension of a tensor the loop captures: plain
-        symbols first, then compound ones (``batch * seq`` of a flattened tensor), so that an
-        expression no single symbol spells is still read from a tensor at launch."""
+        """Each symbolic size found as a whole dimension of a tensor the loop captures, plain
+        (``n``) or compound (``batch * seq`` of a flattened tensor): read from it at launch."""
         found: dict[Any, tuple[str, int]] = {}
-        for plain in (True, False):
-            for name in self.loop.captured:
-                value = self.env.get(name)
-                if isinstance(value, HostTensor):
-                    for dim, size in enumerate(value.meta.shape):
-                        if symbols.is_symbolic(size) and size.node.expr.is_Symbol == plain:
-                            found.setdefault(size.node.expr, (name, dim))
+        for name in self.loop.captured:
+            value = self.env.get(name)
+            if isinstance(value, HostTensor):
+                for dim, size in enumerate(value.meta.shape):
+                    if symbols.is_symbolic(size):
+                        found.setdefault(size.node.expr, (name, dim))
         return found
 
     # --- host values ---------------------------------------------------------------------------
