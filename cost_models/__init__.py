@@ -12,6 +12,7 @@ anywhere. See cost_models/README.md.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -60,7 +61,10 @@ class Prior:
 def prior_for(workload: Mapping[str, Any], model: CostModel | str | None = None) -> Prior:
     """A `Prior` for a workload given by record fields (``kernel``, ``key`` with ``shapes`` and
     ``dtypes``, ``device``; ``kernel_info`` when known), to rank candidates of a new kernel before
-    any measurement. `model`: a `CostModel`, a pretrained name, or None for the default."""
+    any measurement. `model`: a `CostModel`, a pretrained name, a model file (``.joblib`` path),
+    or None for the default."""
+    if isinstance(model, (str, os.PathLike)) and (str(model).endswith(".joblib") or os.sep in str(model)):
+        model = CostModel.load(model)
     if model is None or isinstance(model, str):
         model = load_pretrained(model or DEFAULT_PRETRAINED)
     return Prior(model, workload)

@@ -74,11 +74,13 @@ def first_error(output: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def run_one(path: Path, timeout: float, env: dict[str, str]) -> Result:
-    """Run one example file's ``main()`` in a fresh process."""
+def run_one(path: Path, timeout: float, env: dict[str, str], helion_root: Path = REPO) -> Result:
+    """Run one example file's ``main()`` in a fresh process, ``helion_root`` first on its path."""
     child_env = {**os.environ, **env}
-    paths = [str(REPO), str(path.parent.parent), str(path.parent)]
-    child_env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    paths = [str(helion_root), str(path.parent.parent), str(path.parent)]
+    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                 if p and Path(p).resolve() != REPO.resolve()]
+    child_env["PYTHONPATH"] = os.pathsep.join(paths + inherited)
     start = time.monotonic()
     try:
         done = subprocess.run([sys.executable, "-c", RUNNER, str(path)], cwd=path.parent, env=child_env,
@@ -113,6 +115,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the examples (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--helion", type=Path, default=REPO,
+                        help="the folder whose helion/ package the examples import (default: this repository; "
+                             "a pip --target folder of the public release runs the peer)")
     return parser.parse_args(argv)
 
 
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no example files in {args.folder}", file=sys.stderr)
         return 2
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        futures = {pool.submit(run_one, path, args.timeout, env): path for path in files}
+        futures = {pool.submit(run_one, path, args.timeout, env, args.helion): path for path in files}
         for future in concurrent.futures.as_completed(futures):
             r = future.result()
             print(f"{r.status:>7} {r.seconds:7.1f}s {r.name} {r.error}", file=sys.stderr, flush=True)

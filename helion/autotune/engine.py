@@ -31,6 +31,7 @@ from .. import exc
 from .bench_worker import BenchmarkWorker, WorkerDied, WorkerTimeout
 from ..compiler.ir import op_counts
 from .effort import Effort, budget, effort_for
+from .strategies import strategy_options
 
 SM90_SHARED_BYTES = 232448  # what an H100/H200 block may opt in to
 _PATIENCE_S = 1.0  # how long a batch's lagging compiles are waited for before they are deferred
@@ -362,9 +363,12 @@ def tune(bound: Any, args: tuple, *, initial: list[dict[str, Any]] | None = None
     if only is None:
         candidates.deadline = time.monotonic() + effort.seconds + _GRACE_S
     try:
-        result = search.tune(bound.config_space, candidates, strategy or settings.autotune_strategy, budget(limits),
+        chosen = strategy or settings.autotune_strategy
+        record = trial_context(bound)
+        options = strategy_options(chosen, settings.autotune_cost_model, {"kernel": name, **record})
+        result = search.tune(bound.config_space, candidates, chosen, budget(limits), strategy_options=options,
                              batch_size=batch, seed=settings.autotune_seed, kernel=name,
-                             log_path=settings.autotune_log, context={**trial_context(bound), **(context or {})},
+                             log_path=settings.autotune_log, context={**record, **(context or {})},
                              progress=settings.autotune_progress, initial=first, depth=3)
         ranked = _ranked(result.history)
         if not ranked:

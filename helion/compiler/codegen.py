@@ -52,13 +52,39 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
+class Structure:
+    """What ``ResolvedConfig`` reads of a device function that no config changes (its loops,
+    memory sites and their indexing options, ...). Computed once per function: the search space's
+    constraints resolve every candidate config several times."""
+
+    def __init__(self, fn: DeviceFunction):
+        nodes = fn.walk()
+        self.loopable = loopable_reductions(fn)
+        self.flattenable = flatten.eligible(fn)
+        self.loops = [n for n in nodes if n.op == "for"]
+        self.static_ok = [static_range_ok(n) for n in self.loops]
+        self.memory_sites = indexing.memory_sites(fn)
+        self.index_options = [indexing.options(fn, n) for n in self.memory_sites]
+        self.splittable = indexing.splittable_stores(fn)
+        self.loads = [n for n in nodes if n.op == "load"]
+
+    @staticmethod
+    def of(fn: DeviceFunction) -> "Structure":
+        """The function's structure, cached on it (device functions do not change after lowering)."""
+        cached = fn.__dict__.get("_structure")
+        if cached is None:
+            cached = fn.__dict__["_structure"] = Structure(fn)
+        return cached
+
+
 class ResolvedConfig:
     """A config's values per block: block sizes and which reductions are looped."""
 
     def __init__(self, fn: DeviceFunction, config: dict[str, Any], sites: dict[str, int] | None = None):
         block_sizes = list(config.get("block_sizes", []))
         reduction_loops = list(config.get("reduction_loops", []))
-        looped_ok = loopable_reductions(fn)
+        known = Structure.of(fn)
+        looped_ok = known.loopable
         self.sizes: dict[int, int] = {}
         self.looped: set[int] = set()
         for block in fn.blocks:
@@ -89,15 +115,15 @@ class ResolvedConfig:
             list(range(len(fn.grid_blocks)))
         self.l2_grouping = int(groups[grid]) if multi and grid < len(groups) else 1
         flattens = config.get("flatten_loops", [])
-        self.flat = bool(multi and grid < len(flattens) and flattens[grid] and flatten.eligible(fn))
+        self.flat = bool(multi and grid < len(flattens) and flattens[grid] and known.flattenable)
         self.pid_type = str(config.get("pid_type", "flat"))
         self.sm_multiplier = int(config.get("num_sm_multiplier", 1))
         maxnreg = config.get("maxnreg")
         self.maxnreg = int(maxnreg) if maxnreg and self.pid_type.startswith("persistent") else None
-        loops = [n for n in fn.walk() if n.op == "for"]
+        loops = known.loops
         statics = config.get("static_ranges", [])
         self.static_loops = {id(node) for i, node in enumerate(loops)
-                             if loop + i < len(statics) and statics[loop + i] and static_range_ok(node)}
+                             if loop + i < len(statics) and statics[loop + i] and known.static_ok[i]}
         self.range_options: dict[int, dict[str, Any]] = {}
         for i, node in enumerate(loops):
             options: dict[str, Any] = {}
@@ -121,18 +147,17 @@ class ResolvedConfig:
         forms = config.get("indexing", [])
         memory = sites.get("memory", 0)
         self.indexing = {}
-        for i, node in enumerate(indexing.memory_sites(fn)):
+        for i, node in enumerate(known.memory_sites):
             form = forms[memory + i] if memory + i < len(forms) else "pointer"
-            usable = form in indexing.options(fn, node) and not self.flat  # flat values are 1-D
+            usable = form in known.index_options[i] and not self.flat  # flat values are 1-D
             self.indexing[id(node)] = form if usable else "pointer"
         splits = config.get("epilogue_subtiles", [])
         split = sites.get("splits", 0)
-        self.subtiles = {id(n): int(splits[split + i]) for i, n in enumerate(indexing.splittable_stores(fn))
+        self.subtiles = {id(n): int(splits[split + i]) for i, n in enumerate(known.splittable)
                          if split + i < len(splits) and int(splits[split + i]) > 1
                          and self.indexing[id(n)] == "tensor_descriptor"}  # store site -> pieces
         policies = config.get("load_eviction_policies", [])
-        loads = [n for n in fn.walk() if n.op == "load"]
-        self.eviction = {id(n): policies[load + i] for i, n in enumerate(loads)
+        self.eviction = {id(n): policies[load + i] for i, n in enumerate(known.loads)
                          if load + i < len(policies) and policies[load + i]}
         # batched dots over one matrix at a time, and the sites emitted 2-D with them
         self.squeezed_dots, self.squeezed_sites = ((set(), set()) if self.flat
@@ -155,12 +180,13 @@ def site_offsets(functions: list[DeviceFunction]) -> list[dict[str, int]]:
     dims, nested loops, loads), so several device loops of one kernel share the lists."""
     offsets, counts = [], {"grids": 0, "loops": 0, "loads": 0, "memory": 0, "splits": 0}
     for fn in functions:
+        known = Structure.of(fn)
         offsets.append(dict(counts))
-        counts["memory"] += len(indexing.memory_sites(fn))
-        counts["splits"] += len(indexing.splittable_stores(fn))
+        counts["memory"] += len(known.memory_sites)
+        counts["splits"] += len(known.splittable)
         counts["grids"] += len(fn.grid_blocks) > 1
-        counts["loops"] += sum(1 for n in fn.walk() if n.op == "for")
-        counts["loads"] += sum(1 for n in fn.walk() if n.op == "load")
+        counts["loops"] += len(known.loops)
+        counts["loads"] += len(known.loads)
     return offsets
 
 

@@ -50,6 +50,10 @@ class Settings:
         default_factory=lambda: os.environ.get("HELION_AUTOTUNE_STRATEGY", "genetic"))
     autotune_effort: str = dataclasses.field(
         default_factory=lambda: os.environ.get("HELION_AUTOTUNE_EFFORT", "quick"))
+    # the cost_model strategy's prior: None (the shipped model), a pretrained name or .joblib path,
+    # a cost_models.CostModel, an object with predict(configs), or "none"
+    autotune_cost_model: Any = dataclasses.field(
+        default_factory=lambda: os.environ.get("HELION_AUTOTUNE_COST_MODEL"))
     autotune_max_trials: int | None = dataclasses.field(
         default_factory=lambda: _env_int("HELION_AUTOTUNE_MAX_TRIALS"))
     autotune_budget_s: float | None = dataclasses.field(

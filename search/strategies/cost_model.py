@@ -322,27 +322,37 @@ class CostModelSearch(Strategy):
         if not candidates:
             return []
         scores = self._prior_scores(candidates)
-        top = [candidates[int(i)] for i in np.argsort(-scores, kind="stable")[:keep]]
+        order = np.argsort(-scores, kind="stable")[:keep]
+        top = [candidates[int(i)] for i in order]
         out: list[Config] = []
-        for config in [self._climb_prior(c) for c in top] + top:  # climbed first, then the starts
+        for config in self._climb_prior(top, scores[order]) + top:  # climbed first, then the starts
             if self.is_new(config, keys):
                 out.append(config)
                 keys.add(config_key(config))
         return out
 
-    def _climb_prior(self, config: Config, rounds: int = 6) -> Config:
-        """Greedy one-knob moves to unseen neighbours while the prior's score improves."""
-        score = float(self._prior_scores([config])[0])
+    def _climb_prior(self, configs: list[Config], scores: np.ndarray, rounds: int = 6) -> list[Config]:
+        """Greedy one-knob moves of each config to unseen neighbours while the prior's score
+        improves; all climbs step together, so each round asks the prior once."""
+        configs, scores = list(configs), [float(x) for x in scores]
+        active = list(range(len(configs)))
         for _ in range(rounds):
-            steps = [c for c in self.space.neighbors(config) if self.is_new(c)]
-            if not steps:
+            steps = {i: [c for c in self.space.neighbors(configs[i]) if self.is_new(c)] for i in active}
+            active = [i for i in active if steps[i]]
+            if not active:
                 break
-            step_scores = self._prior_scores(steps)
-            if step_scores.max() <= score:
-                break
-            best = int(np.argmax(step_scores))
-            config, score = steps[best], float(step_scores[best])
-        return config
+            flat = [c for i in active for c in steps[i]]
+            flat_scores = self._prior_scores(flat)
+            start, still = 0, []
+            for i in active:
+                mine = flat_scores[start:start + len(steps[i])]
+                start += len(steps[i])
+                best = int(np.argmax(mine))
+                if mine[best] > scores[i]:
+                    configs[i], scores[i] = steps[i][best], float(mine[best])
+                    still.append(i)
+            active = still
+        return configs
 
     def _prior_picks(self, n: int) -> list[Config]:
         """The first batch with a prior: its top picks, refined by local moves, kept diverse (each
