@@ -58,7 +58,7 @@ class Result:
 
 def example_files(folder: Path, only: list[str] | None = None) -> list[Path]:
     """The example files of ``folder`` to run, by name (``only``: these stems)."""
-    files = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
+    files = sorted(p.resolve() for p in folder.glob("*.py") if not p.name.startswith("_"))
     if only:
         wanted = set(only)
         files = [p for p in files if p.stem in wanted]

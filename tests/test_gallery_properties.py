@@ -15,7 +15,9 @@ For each kernel (one pytest case per kernel), Hypothesis draws ``MAX_EXAMPLES`` 
 
 Runs are deterministic (a fixed ``@seed`` per kernel, no example database). A failure message
 names the kernel, size, dtype and config dict: enough to reproduce it with ``compile_config``.
-``HELION_PROPERTY_EXAMPLES=N`` runs N examples per kernel instead (a longer hunt for bugs).
+A module whose every example is slow to interpret (per-row loops over jagged data, scans) sets
+``PROPERTY_EXAMPLES`` lower. ``HELION_PROPERTY_EXAMPLES=N`` runs N examples of every kernel
+instead (a longer hunt for bugs).
 Shrinking is off by default because every example runs the interpreter (set
 ``HELION_PROPERTY_SHRINK=1`` to shrink a failure to a smaller size).
 """
@@ -43,7 +45,8 @@ from experiments.kernels.checking import (
 
 T = TypeVar("T")
 
-MAX_EXAMPLES = int(os.environ.get("HELION_PROPERTY_EXAMPLES", "12"))  # per kernel
+MAX_EXAMPLES = 12  # per kernel, unless its module sets PROPERTY_EXAMPLES
+EXAMPLES_OVERRIDE = os.environ.get("HELION_PROPERTY_EXAMPLES")
 MAX_ELEMENTS = 40_000  # default cap on the product of a size's dimensions
 TINY_MAX = 16
 MAX_TILE_STEPS = 1024  # sampled configs walking more tiles are skipped (see _sample_affordable)
@@ -121,8 +124,13 @@ def _phases() -> tuple[Phase, ...]:
     return (*phases, Phase.shrink) if os.environ.get("HELION_PROPERTY_SHRINK") == "1" else phases
 
 
-_SETTINGS = settings(
-    max_examples=MAX_EXAMPLES,
+def _examples(module_name: str) -> int:
+    if EXAMPLES_OVERRIDE:
+        return int(EXAMPLES_OVERRIDE)
+    return int(getattr(GALLERY[module_name], "PROPERTY_EXAMPLES", MAX_EXAMPLES))
+
+
+_SETTINGS = dict(
     derandomize=True,  # overridden by the per-kernel @seed below, which is just as deterministic
     database=None,
     deadline=None,
@@ -136,7 +144,7 @@ def test_random_config_and_shape_match_reference(module_name: str, kernel_name: 
     # One fixed seed per kernel: with one derandomized seed for the whole test, every kernel of
     # the same arity would be checked at the same few shapes.
     @seed(stable_seed("gallery-properties", kernel_name))
-    @_SETTINGS
+    @settings(max_examples=_examples(module_name), **_SETTINGS)
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         _check_one_case(module_name, kernel_name, data)

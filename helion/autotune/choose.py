@@ -1,7 +1,8 @@
 """Which config a plain ``kernel(*args)`` runs: given, cached, nearest cached, or tuned now.
 
 Order: ``config=`` (one given) -> the fastest of ``configs=`` -> ``use_default_config`` -> the
-cache entry of this exact specialization (unless ``force_autotune``) -> with
+``autotuner_fn(bound, args).autotune()`` when one is set (the public Helion's hook; not at
+effort none) -> the cache entry of this exact specialization (unless ``force_autotune``) -> with
 ``autotune_effort="none"``, the winner of the nearest cached shape, else the default -> tune,
 warm-started from the nearest cached shapes' winners, and store the winner.
 """
@@ -52,6 +53,8 @@ def choose_config(bound: Any, args: tuple) -> dict[str, Any]:
         return outcome.config
     if settings.use_default_config:
         return bound.config_space.default()
+    if settings.autotuner_fn is not None and settings.autotune_effort != "none":
+        return bound.normalize_config(settings.autotuner_fn(bound, tuple(args)).autotune())
     cache = cache_for(settings)
     key = cache_key(bound, args)
     if cache is not None and not settings.force_autotune:

@@ -75,6 +75,12 @@ class Settings:
     autotune_accuracy_check: bool = dataclasses.field(
         default_factory=lambda: _env_bool("HELION_AUTOTUNE_ACCURACY_CHECK", True))
     autotune_baseline_fn: Any = None
+    # the public Helion's hook: autotuner_fn(bound_kernel, args) -> an object whose autotune()
+    # returns the config (helion.autotuner.search_algorithms, LocalAutotuneCache); replaces the
+    # cache lookup and search of a plain call
+    autotuner_fn: Any = None
+    # accepted for the public examples; the finalists here are always re-timed in turn
+    autotune_rebenchmark_threshold: float | None = None
     # knob -> value forced on every config (a list shorter or longer than this kernel's knob is
     # cut or padded with its defaults; knobs this kernel lacks are ignored)
     autotune_config_overrides: dict = dataclasses.field(default_factory=dict)
