@@ -410,3 +410,17 @@ def test_register_block_size_read_as_a_number_in_reference_mode():
                           config=helion.Config(block_sizes=[16, 8]),
                           ignore_warnings=[exc.TensorOperationInWrapper])
     torch.testing.assert_close(eager(x), _chunked_reference(x, 16), **TOL)
+
+
+def test_masked_fill_in_device_code():
+    @helion.kernel(autotune_effort="none")
+    def zero_small(x: torch.Tensor, limit: float) -> torch.Tensor:
+        out = torch.empty_like(x)
+        for tile in hl.tile(x.size()):
+            values = x[tile]
+            out[tile] = values.masked_fill(values.abs() < limit, 0).masked_fill(values > 2.0, -1.0)
+        return out
+
+    x = torch.randn(37, 45)
+    expected = x.masked_fill(x.abs() < 0.5, 0).masked_fill(x > 2.0, -1.0)
+    check(zero_small, (x, 0.5), expected)

@@ -582,6 +582,11 @@ def _max_or_min(kind: str) -> Any:
     return lower
 
 
+def _masked_fill(x: DeviceValue, mask: Any, value: Any) -> DeviceValue:
+    """``x.masked_fill(mask, value)``: ``value`` where ``mask`` holds, in ``x``'s dtype."""
+    return torch.where(mask, value, x).to(x.dtype)
+
+
 def _cumulative(kind: str) -> Any:
     def lower(x: Any, dim: int, *, dtype: Any = None) -> Any:
         from ..language._dispatch import active
@@ -593,5 +598,5 @@ def _cumulative(kind: str) -> Any:
 _DECOMPOSITIONS = {
     "cumsum": _cumulative("cumsum"), "cumprod": _cumulative("cumprod"),
     "mean": _mean, "var": _var, "var_mean": _var_mean, "std": _std, "softmax": _softmax, "log_softmax": _log_softmax,
-    "max": _max_or_min("max"), "min": _max_or_min("min"),
+    "max": _max_or_min("max"), "min": _max_or_min("min"), "masked_fill": _masked_fill,
 }
