@@ -187,3 +187,8 @@ def test_public_examples_script_tables_pass_and_fail(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert status == 1 and "1 of 2 pass" in out
     assert "| good | pass |" in out and "ImportError: cannot import name 'NotAThing'" in out
+
+
+def test_fragments_import_from_the_public_module_path():
+    from helion.autotuner import config_fragment
+    assert config_fragment.EnumFragment is EnumFragment and config_fragment.PowerOfTwoFragment is PowerOfTwoFragment

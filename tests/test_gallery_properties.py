@@ -45,7 +45,7 @@ from experiments.kernels.checking import (
 
 T = TypeVar("T")
 
-MAX_EXAMPLES = 12  # per kernel, unless its module sets PROPERTY_EXAMPLES
+MAX_EXAMPLES = 8  # per kernel, unless its module sets PROPERTY_EXAMPLES
 EXAMPLES_OVERRIDE = os.environ.get("HELION_PROPERTY_EXAMPLES")
 MAX_ELEMENTS = 40_000  # default cap on the product of a size's dimensions
 TINY_MAX = 16

@@ -120,6 +120,7 @@ def flops(size: tuple[int, int, int, int], kernel_name: str) -> float:
 SIZES = [(1, 2, 64, 64), (2, 1, 37, 64), (1, 1, 20, 128)]
 CONFIG_SIZE = (1, 2, 37, 64)
 GPU_SIZES = [(4, 16, 4096, 128), (4, 16, 4096, 64)]
+PROPERTY_EXAMPLES = 4  # slow to interpret on CPU (tests/test_gallery_properties.py)
 TOLERANCE = {
     torch.float32: {"rtol": 1e-3, "atol": 1e-3},
     torch.float16: {"rtol": 1e-2, "atol": 1e-2},

@@ -71,4 +71,5 @@ def make_args(
 SIZES = [(64, 64), (37, 100), (1, 130), (70, 33)]
 CONFIG_SIZE = (37, 100)
 GPU_SIZES = [(16384, 4096)]
+PROPERTY_EXAMPLES = 4  # slow to interpret on CPU (tests/test_gallery_properties.py)
 TOLERANCE = POINTWISE

@@ -5,7 +5,6 @@ symbolic: a dimension is either a block (whose size the config picks) or a liter
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,15 +163,3 @@ def op_counts(functions: list["DeviceFunction | None"]) -> dict[str, int]:
                 counts[_COUNTED[node.op]] += 1
     return {"device_loops": len(present), **counts}
 
-
-def replace_args(node: Node, mapping: dict[int, Node]) -> Node:
-    """A copy of ``node`` whose Node inputs are replaced according to ``mapping`` (by id)."""
-    def swap(v: Any) -> Any:
-        if isinstance(v, Node):
-            return mapping.get(id(v), v)
-        if isinstance(v, list):
-            return [swap(x) for x in v]
-        if isinstance(v, tuple):
-            return tuple(swap(x) for x in v)
-        return v
-    return dataclasses.replace(node, args=swap(node.args), attrs={k: swap(v) for k, v in node.attrs.items()})
